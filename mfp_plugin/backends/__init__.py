@@ -1,0 +1,1 @@
+"""Optional accelerated backends (imported lazily by the neurons)."""

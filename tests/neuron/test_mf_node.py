@@ -1,0 +1,150 @@
+import pytest
+import torch
+
+import mfp_plugin as mfp
+from mfp_plugin.functional import exp_kernel
+from _reference import mf_reference
+
+
+def test_multi_step_matches_reference_and_is_memory_free():
+    node = mfp.MFNode(tau=4.0, membrane_bits=3)
+    x = torch.randn(8, 2, 5, dtype=torch.float64) + 0.3
+    s1 = node(x)
+    s_ref, _, _ = mf_reference(x, 0.75, 1.0, 3)
+    assert torch.equal(s1, s_ref)
+    # P1: nothing persists between calls; reset is harmless but unnecessary
+    assert node.acc is None and node.history is None
+    assert torch.equal(node(x), s1)
+    node.reset()
+    assert torch.equal(node(x), s1)
+
+
+@pytest.mark.parametrize("bits", [None, 2, 4])
+@pytest.mark.parametrize("kernel", ["exp", "learnable"])
+def test_streaming_single_step_gives_identical_spikes(bits, kernel):
+    """P3: the 's' mode streams one step per call and equals the 'm' spikes."""
+    T = 12
+    x = torch.randn(T, 3, 4, dtype=torch.float64) * 0.8 + 0.35
+    node = mfp.MFNode(tau=2.0, kernel=kernel, T=T if kernel == "learnable" else None, membrane_bits=bits).double()
+    if kernel == "learnable":
+        with torch.no_grad():
+            node.kernel_weight.add_(0.05 * torch.randn(T, T, dtype=torch.float64))
+    s_multi = node(x)
+    node.step_mode = "s"
+    s_stream = torch.stack([node(x[t]) for t in range(T)])
+    assert torch.equal(s_multi, s_stream)
+    # exact (dyadic) arithmetic: identical potentials too
+    if kernel == "exp":
+        xd = torch.randint(-8, 16, (T, 3, 4)).double() / 16
+        node.reset()
+        node.store_v_seq = True
+        stream = torch.stack([node(xd[t]) for t in range(T)])
+        h_stream = node.h_seq
+        node.step_mode = "m"
+        multi = node(xd)
+        assert torch.equal(stream, multi) and torch.equal(h_stream, node.h_seq)
+
+
+def test_streaming_needs_reset_between_sequences():
+    node = mfp.MFNode(step_mode="s", kernel="learnable", T=2)
+    node(torch.zeros(3))
+    node(torch.zeros(3))
+    with pytest.raises(ValueError, match="T = 2 steps"):
+        node(torch.zeros(3))
+    node.reset()
+    node(torch.zeros(3))
+    node2 = mfp.MFNode(step_mode="s")
+    node2(torch.zeros(2, 3))
+    with pytest.raises(ValueError, match="reset_net"):
+        node2(torch.zeros(4, 3))
+
+
+def test_learnable_kernel_rejects_other_T_and_trains():
+    node = mfp.MFNode(kernel="learnable", T=4)
+    torch.testing.assert_close(node.kernel_weight.detach(), exp_kernel(0.5, 4))
+    with pytest.raises(ValueError, match="T = 4"):
+        node(torch.zeros(5, 2))
+    x = torch.rand(4, 8, 3) * 1.5
+    node(x).sum().backward()
+    assert node.kernel_weight.grad is not None and node.kernel_weight.grad.abs().sum() > 0
+    sd = node.state_dict()
+    node2 = mfp.MFNode(kernel="learnable", T=4)
+    node2.load_state_dict(sd)
+    assert torch.equal(node2(x), node(x))
+
+
+def test_learnable_decay_stays_in_unit_interval_and_gets_gradient():
+    node = mfp.MFNode(tau=2.0, learnable_decay=True)
+    assert node.beta.item() == pytest.approx(0.5)
+    x = torch.rand(6, 16) * 1.5
+    node(x).sum().backward()
+    assert node.decay_logit.grad is not None and node.decay_logit.grad != 0
+    with torch.no_grad():
+        node.decay_logit.fill_(50.0)
+    assert 0.0 < node.beta.item() <= 1.0
+
+
+def test_store_v_seq_records_transient_and_exact_potential():
+    node = mfp.MFNode(tau=2.0, membrane_bits=2, store_v_seq=True)
+    x = torch.tensor([[0.6], [0.6], [0.0]])
+    node(x)
+    torch.testing.assert_close(node.h_seq.flatten(), torch.tensor([0.6, 0.9, 0.45]))
+    assert node.v_seq.flatten().tolist() == [1.0, 1.0, 0.0]
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32])
+def test_low_precision_inputs(dtype):
+    node = mfp.MFNode(membrane_bits=2)
+    x = (torch.rand(4, 2, 8) * 1.5).to(dtype).requires_grad_(True)
+    s = node(x)
+    assert s.dtype == dtype
+    s.float().sum().backward()
+    assert x.grad.dtype == dtype
+
+
+def test_non_contiguous_input():
+    node = mfp.MFNode(membrane_bits=2)
+    base = torch.rand(5, 8, 6, dtype=torch.float64) * 1.5
+    x = base.transpose(1, 2)
+    assert not x.is_contiguous()
+    assert torch.equal(node(x), node(x.contiguous()))
+
+
+def test_bad_inputs_get_clear_errors():
+    node = mfp.MFNode()
+    with pytest.raises(ValueError, match=r"\[T, B, \.\.\.\]"):
+        node(torch.zeros(5))
+    with pytest.raises(TypeError, match="floating dtype"):
+        node(torch.zeros(3, 2, dtype=torch.int64))
+    with pytest.raises(TypeError, match="torch.Tensor"):
+        node([[0.0]])
+    with pytest.raises(ValueError, match="T = 0"):
+        node(torch.zeros(0, 2))
+    with pytest.raises(ValueError, match="membrane_bits must be >= 2"):
+        mfp.MFNode(membrane_bits=1)
+    with pytest.raises(ValueError, match="needs a fixed number of time steps"):
+        mfp.MFNode(kernel="learnable")
+    with pytest.raises(ValueError, match="kernel must be"):
+        mfp.MFNode(kernel="gauss")
+    with pytest.raises(ValueError, match="tau must be"):
+        mfp.MFNode(tau=0.5)
+    with pytest.raises(ValueError, match="step_mode"):
+        mfp.MFNode(step_mode="x")
+    with pytest.raises(ValueError, match="v_threshold"):
+        mfp.MFNode(v_threshold=-1.0)
+
+
+def test_backends():
+    node = mfp.MFNode()
+    assert node.supported_backends == ("torch", "cupy")
+    assert isinstance(type(node).supported_backends, property)
+    node.step_mode = "s"
+    assert node.supported_backends == ("torch",)
+    with pytest.raises(ValueError, match="supports backend"):
+        node.backend = "cupy"
+    node.step_mode = "m"
+    if not torch.cuda.is_available():
+        with pytest.raises(ImportError, match="cupy|CUDA"):
+            mfp.MFNode(backend="cupy")
+    with pytest.raises(ValueError, match="supports backend"):
+        mfp.MFNode(backend="triton-nonexistent")
