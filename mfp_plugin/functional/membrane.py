@@ -68,12 +68,11 @@ def firing_threshold(v_threshold: float, bits: int | None) -> float:
 
 
 def fire_mask(h: torch.Tensor, v_threshold: float, bits: int | None) -> torch.Tensor:
-    r"""The exact forward spike rule, 0/1 in ``h``'s dtype.
+    r"""The forward spike rule, 0/1 in ``h``'s dtype: :math:`[H \ge \theta']`.
 
-    ``bits=None``: :math:`[H \ge \theta]`; else :math:`[Q_b(H) \ge \theta]`,
-    evaluated on the integer codes so every code path agrees bit for bit.
+    :math:`\theta' = \theta` unquantized and :math:`\theta - \Delta/2` with
+    :math:`Q_b`, where :math:`[Q_b(H) \ge \theta] = [H \ge \theta - \Delta/2]`.
+    Every code path (multi-step, streaming, cupy) fires by this one comparison,
+    so they agree bit for bit given the same ``H``.
     """
-    if bits is None:
-        return (h >= v_threshold).to(h.dtype)
-    _, hi = code_range(bits)
-    return (membrane_codes(h, v_threshold, bits) >= hi).to(h.dtype)
+    return (h >= firing_threshold(v_threshold, bits)).to(h.dtype)

@@ -79,19 +79,18 @@ class _MFFire(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x_flat, kernel, v_threshold, bits, surrogate):
-        h = kernel @ x_flat
-        s = fire_mask(h, v_threshold, bits)
-        ctx.save_for_backward(x_flat, kernel)
         ctx.theta_fire = firing_threshold(v_threshold, bits)
         ctx.surrogate = surrogate
-        return s
+        ctx.save_for_backward(x_flat, kernel)
+        # S = [H >= theta'] (fire_mask's rule), written over H: one pass, no extra buffer.
+        return (kernel @ x_flat).ge_(ctx.theta_fire)
 
     @staticmethod
     def backward(ctx, grad_s):
         x_flat, kernel = ctx.saved_tensors
         h = kernel @ x_flat
         # grad_h = grad_s * sigma'(H - theta'), computed in place on the recomputed H.
-        grad_h = ctx.surrogate.derivative(h.sub_(ctx.theta_fire)).mul_(grad_s)
+        grad_h = ctx.surrogate.grad_input_(h.sub_(ctx.theta_fire), grad_s)
         grad_x = kernel.t() @ grad_h if ctx.needs_input_grad[0] else None
         grad_k = None
         if ctx.needs_input_grad[1]:
