@@ -1,0 +1,7 @@
+"""``python -m mfp_plugin ...`` runs the ``mfp`` command line."""
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())
