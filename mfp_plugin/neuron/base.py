@@ -13,6 +13,7 @@ import torch
 
 from .._compat import MemoryModule
 from ..functional.checks import check_multi_step, check_single_step, check_step_mode
+from ..functional.surrogate import resolve_surrogate
 
 
 class MFPNeuronBase(MemoryModule):
@@ -55,6 +56,12 @@ class MFPNeuronBase(MemoryModule):
 
     def _check_backend_available(self, backend: str) -> None:
         """Raise a clear ImportError when a backend's library or device is missing."""
+
+    @property
+    def _surrogate(self):
+        # Resolved on use, so assigning ``node.surrogate_function`` later (a SpikingJelly
+        # surrogate is an nn.Module and bypasses property setters) always takes effect.
+        return resolve_surrogate(self.surrogate_function)
 
     # --- potential recording, SpikingJelly's ``store_v_seq`` convention ---
     @property

@@ -86,7 +86,6 @@ class MFNode(MFPNeuronBase):
         if kernel == "learnable" and T is None:
             raise ValueError("kernel='learnable' needs a fixed number of time steps: pass T=<int>")
         tau = checks.check_tau(tau, learnable_decay)
-        self._init_done = False
         super().__init__(step_mode=step_mode, backend="torch", store_v_seq=store_v_seq)
         self.tau = tau
         self.v_threshold = checks.check_positive_float(v_threshold, "v_threshold")
@@ -94,8 +93,8 @@ class MFNode(MFPNeuronBase):
         self.T = None if T is None else int(T)
         self.membrane_bits = checks.check_membrane_bits(membrane_bits)
         self.learnable_decay = learnable_decay
+        resolve_surrogate(surrogate_function)  # fail early on a bad surrogate
         self.surrogate_function = surrogate_function
-        self._surrogate = resolve_surrogate(surrogate_function)
         if learnable_decay:
             beta = 1.0 - 1.0 / tau
             self.decay_logit = nn.Parameter(torch.tensor(math.log(beta / (1.0 - beta))))
@@ -104,13 +103,8 @@ class MFNode(MFPNeuronBase):
         # Streaming ('s') state: the exact accumulator (exp) or the input queue (learnable).
         self.register_memory("acc", None)
         self.register_memory("history", None)
-        self._init_done = True
         self.backend = backend
 
-    def __setattr__(self, name, value):
-        if name == "surrogate_function" and self.__dict__.get("_init_done"):
-            self.__dict__["_surrogate"] = resolve_surrogate(value)
-        super().__setattr__(name, value)
 
     # ------------------------------------------------------------------ kernel
     @property

@@ -64,22 +64,16 @@ class QLIFNode(MFPNeuronBase):
             raise TypeError(f"v_reset must be a float (hard reset) or None (soft reset), got {v_reset!r}")
         if not isinstance(detach_reset, bool):
             raise TypeError(f"detach_reset must be a bool, got {detach_reset!r}")
-        self._init_done = False
         super().__init__(step_mode=step_mode, backend=backend, store_v_seq=store_v_seq)
         self.tau = tau
         self.v_threshold = checks.check_positive_float(v_threshold, "v_threshold")
         self.v_reset = None if v_reset is None else float(v_reset)
         self.membrane_bits = checks.check_membrane_bits(membrane_bits, allow_none=False)
         self.detach_reset = detach_reset
+        resolve_surrogate(surrogate_function)  # fail early on a bad surrogate
         self.surrogate_function = surrogate_function
-        self._surrogate = resolve_surrogate(surrogate_function)
         self.register_memory("v", None)  # the stored quantized membrane U_hat
-        self._init_done = True
 
-    def __setattr__(self, name, value):
-        if name == "surrogate_function" and self.__dict__.get("_init_done"):
-            self.__dict__["_surrogate"] = resolve_surrogate(value)
-        super().__setattr__(name, value)
 
     @property
     def beta(self) -> float:

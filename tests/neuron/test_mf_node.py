@@ -148,3 +148,19 @@ def test_backends():
             mfp.MFNode(backend="cupy")
     with pytest.raises(ValueError, match="supports backend"):
         mfp.MFNode(backend="triton-nonexistent")
+
+
+def test_reassigning_the_surrogate_takes_effect():
+    from spikingjelly.activation_based import surrogate
+
+    node = mfp.MFNode()
+    x = torch.full((1, 1), 0.5, requires_grad=True)
+    node(x).sum().backward()
+    g_atan = x.grad.item()  # ATan(2) at -0.5: 1 / (1 + (pi/2)^2)
+    node.surrogate_function = surrogate.Sigmoid(alpha=4.0)
+    x.grad = None
+    node(x).sum().backward()
+    assert g_atan == pytest.approx(1 / (1 + (torch.pi / 2) ** 2))
+    assert x.grad.item() == pytest.approx(4 * torch.sigmoid(torch.tensor(-2.0)).item() * torch.sigmoid(torch.tensor(2.0)).item())
+    with pytest.raises(TypeError, match="surrogate_function"):
+        mfp.MFNode(surrogate_function="atan")
