@@ -65,9 +65,10 @@ def qlif_multi_step(
     """
     surrogate = resolve_surrogate(surrogate)
     spikes, u_seq, h_seq = [], [], []
-    for t in range(x_seq.shape[0]):
+    # unbind, not x_seq[t]: indexing's backward would allocate a full [T, ...] zero tensor per step.
+    for x_t in x_seq.unbind(0):
         s, u_hat, h = qlif_single_step(
-            x_seq[t], u_hat, beta, v_threshold, v_reset, membrane_bits, surrogate, detach_reset
+            x_t, u_hat, beta, v_threshold, v_reset, membrane_bits, surrogate, detach_reset
         )
         spikes.append(s)
         if return_potential:
