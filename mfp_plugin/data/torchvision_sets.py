@@ -28,6 +28,13 @@ def default_data_root() -> Path:
 class _LenientCIFARMixin:
     verify_md5 = False
 
+    def __init__(self, root, train: bool = True, transform=None, target_transform=None,
+                 download: bool = False, verify_md5: bool = False):
+        self.verify_md5 = verify_md5
+        self.train = train
+        super().__init__(str(root), train=train, transform=transform,
+                         target_transform=target_transform, download=download)
+
     def _check_integrity(self) -> bool:  # torchvision hook
         root = Path(self.root) / self.base_folder
         if self.verify_md5:
@@ -52,23 +59,9 @@ class _LenientCIFARMixin:
 class CIFAR10(_LenientCIFARMixin, tvd.CIFAR10):
     """torchvision CIFAR-10 that accepts any well-formed ``cifar-10-batches-py`` folder."""
 
-    def __init__(self, root, train: bool = True, transform=None, target_transform=None,
-                 download: bool = False, verify_md5: bool = False):
-        self.verify_md5 = verify_md5
-        self.train = train
-        super().__init__(str(root), train=train, transform=transform,
-                         target_transform=target_transform, download=download)
-
 
 class CIFAR100(_LenientCIFARMixin, tvd.CIFAR100):
     """torchvision CIFAR-100 that accepts any well-formed ``cifar-100-python`` folder."""
-
-    def __init__(self, root, train: bool = True, transform=None, target_transform=None,
-                 download: bool = False, verify_md5: bool = False):
-        self.verify_md5 = verify_md5
-        self.train = train
-        super().__init__(str(root), train=train, transform=transform,
-                         target_transform=target_transform, download=download)
 
 
 def cifar(num_classes: int, root: Optional[os.PathLike], train: bool, transform: Callable,

@@ -138,8 +138,7 @@ class MFNode(MFPNeuronBase):
     # ------------------------------------------------------------------ forward
     def multi_step_functional_forward(self, inputs, states, **kwargs):
         (x_seq,) = inputs
-        T = x_seq.shape[0]
-        K = self.kernel_matrix(T, dtype=x_seq.dtype, device=x_seq.device)
+        K = self.kernel_matrix(x_seq.shape[0], dtype=x_seq.dtype, device=x_seq.device)
         if self.backend == "cupy" and self.kernel == "exp" and not self.learnable_decay:
             from ..backends import cupy_backend
 
