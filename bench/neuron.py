@@ -25,12 +25,13 @@ VANILLA = "vanilla QSNN loop (bench.reference_qsnn)"
 MF = "MFNode (torch)"
 MF2 = "MFNode 2-bit transient (torch)"
 MF_CUPY = "MFNode (cupy)"
+MF_GEMM = "MFNode (torch, GEMM path)"
 QLIF = "QLIFNode 2-bit"
 SJ_LIF = "SpikingJelly LIFNode (torch)"
 SJ_LIF_CUPY = "SpikingJelly LIFNode (cupy)"
 SJ_PSN = "SpikingJelly PSN"
 
-ROWS = [MF, MF2, MF_CUPY, QLIF, VANILLA, SJ_LIF, SJ_LIF_CUPY, SJ_PSN, RELU]
+ROWS = [MF, MF2, MF_GEMM, MF_CUPY, QLIF, VANILLA, SJ_LIF, SJ_LIF_CUPY, SJ_PSN, RELU]
 
 DEFAULT_T = [4, 8, 16, 32]
 DEFAULT_N = 2**20
@@ -61,6 +62,20 @@ def build_layer(name: str, T: int, device: torch.device):
     if name == VANILLA:
         m = VanillaQSNN(tau=2.0, v_threshold=1.0, membrane_bits=2)
         return m, None
+    if name == MF_GEMM:
+        # The torch backend with the fused C scan switched off: the K @ X GEMM on every device.
+        from mfp_plugin.backends import cpu_kernel
+
+        m = mfp_plugin.MFNode(tau=2.0).to(device)
+
+        def gemm_only(x):
+            cpu_kernel.set_enabled(False)
+            try:
+                return m(x)
+            finally:
+                cpu_kernel.set_enabled(None)
+
+        return gemm_only, m
     if name in (MF, MF2, MF_CUPY):
         bits = 2 if name == MF2 else None
         try:

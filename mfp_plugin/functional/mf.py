@@ -138,6 +138,42 @@ def mf_multi_step(
     return spikes, h_tilde, h
 
 
+def mf_exp_multi_step(
+    x_seq: torch.Tensor,
+    beta: float,
+    v_threshold: float = 1.0,
+    membrane_bits: int | None = None,
+    surrogate=None,
+) -> torch.Tensor:
+    r"""All T steps of an exp-kernel MF layer (:math:`K[t,i] = \beta^{t-i}`, fixed :math:`\beta`).
+
+    Same result as ``mf_multi_step(x_seq, exp_kernel(beta, T), ...)``. On a
+    float32/float64 CPU tensor it runs the fused C scan of
+    :mod:`mfp_plugin.backends.cpu_kernel` (one pass forward, one backward,
+    only ``X`` saved); elsewhere, or when that kernel is disabled or cannot
+    be built, the GEMM. The two agree up to float summation order.
+
+    >>> import torch
+    >>> x = torch.tensor([[0.6], [0.6], [0.0]])
+    >>> mf_exp_multi_step(x, 0.5, membrane_bits=2).flatten().tolist()   # H = 0.6, 0.9, 0.45
+    [1.0, 1.0, 0.0]
+    """
+    if isinstance(beta, torch.Tensor):
+        if beta.requires_grad:
+            raise ValueError("mf_exp_multi_step takes a fixed decay; for a learnable one use "
+                             "mf_multi_step(x_seq, exp_kernel(beta, T), ...)")
+        beta = beta.item()
+    if x_seq.dim() < 1 or x_seq.shape[0] == 0:
+        raise ValueError(f"x_seq must have shape [T, ...] with T >= 1, got {tuple(x_seq.shape)}")
+    from ..backends import cpu_kernel  # lazy: the C library is built on first use
+
+    if cpu_kernel.supports(x_seq):
+        surrogate = resolve_surrogate(surrogate)
+        return cpu_kernel.mf_exp_multi_step(x_seq, beta, firing_threshold(v_threshold, membrane_bits), surrogate)
+    K = exp_kernel(beta, x_seq.shape[0], dtype=x_seq.dtype, device=x_seq.device)
+    return mf_multi_step(x_seq, K, v_threshold, membrane_bits, surrogate)
+
+
 def mf_exp_single_step(
     x: torch.Tensor,
     acc: torch.Tensor | None,

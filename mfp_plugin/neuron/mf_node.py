@@ -8,7 +8,14 @@ import torch
 import torch.nn as nn
 
 from ..functional import checks
-from ..functional.mf import causal_kernel, exp_kernel, mf_exp_single_step, mf_multi_step, mf_window_single_step
+from ..functional.mf import (
+    causal_kernel,
+    exp_kernel,
+    mf_exp_multi_step,
+    mf_exp_single_step,
+    mf_multi_step,
+    mf_window_single_step,
+)
 from ..functional.surrogate import resolve_surrogate
 from .base import MFPNeuronBase
 
@@ -138,8 +145,10 @@ class MFNode(MFPNeuronBase):
     # ------------------------------------------------------------------ forward
     def multi_step_functional_forward(self, inputs, states, **kwargs):
         (x_seq,) = inputs
-        K = self.kernel_matrix(x_seq.shape[0], dtype=x_seq.dtype, device=x_seq.device)
-        if self.backend == "cupy" and self.kernel == "exp" and not self.learnable_decay:
+        fixed_exp = self.kernel == "exp" and not self.learnable_decay
+        if self.store_v_seq or not fixed_exp:
+            K = self.kernel_matrix(x_seq.shape[0], dtype=x_seq.dtype, device=x_seq.device)
+        if self.backend == "cupy" and fixed_exp:
             from ..backends import cupy_backend
 
             spikes = cupy_backend.mf_exp_multi_step(
@@ -151,6 +160,9 @@ class MFNode(MFPNeuronBase):
         elif self.store_v_seq:
             spikes, h_tilde, h = mf_multi_step(x_seq, K, self.v_threshold, self.membrane_bits, self._surrogate, True)
             self._record(h_tilde, h, append=False)
+        elif fixed_exp:
+            # The fused C scan on CPU float tensors, else the GEMM (functional.mf.mf_exp_multi_step).
+            spikes = mf_exp_multi_step(x_seq, float(self.beta), self.v_threshold, self.membrane_bits, self._surrogate)
         else:
             spikes = mf_multi_step(x_seq, K, self.v_threshold, self.membrane_bits, self._surrogate)
         # Memory-free: the streaming state is neither read nor written here.

@@ -1,0 +1,237 @@
+"""The fused C scan behind MFNode's torch backend on CPU tensors.
+
+Values and gradients are compared with the independent loop in
+``tests/_reference.py`` (float64) and with the GEMM path (float32), over odd
+shapes, several column blocks and threads, non-contiguous inputs, every
+built-in surrogate, a surrogate evaluated by torch (the fallback kernels),
+a broadcast upstream gradient (``y.sum().backward()``) and outputs large
+enough for the non-temporal stores. A subprocess checks that a missing
+compiler falls back to the GEMM with one warning.
+"""
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import mfp_plugin as mfp
+from mfp_plugin.backends import cpu_kernel as ck
+from mfp_plugin.functional import surrogate as sg
+from mfp_plugin.functional.mf import exp_kernel, mf_exp_multi_step, mf_multi_step
+
+from _reference import mf_reference
+
+pytestmark = pytest.mark.skipif(not ck.is_available(), reason="no C compiler: the GEMM path is used")
+
+
+@pytest.fixture
+def kernel_on():
+    ck.set_enabled(True)
+    yield
+    ck.set_enabled(None)
+
+
+def _gemm(x, beta, theta, bits, surrogate):
+    ck.set_enabled(False)
+    try:
+        return mf_exp_multi_step(x, beta, theta, bits, surrogate)
+    finally:
+        ck.set_enabled(True)
+
+
+def _run_both(x0, beta, theta, bits, surrogate, grad=None):
+    """(spikes, grad_x) of the C scan and of the GEMM on copies of ``x0``."""
+    out = []
+    for use_kernel in (True, False):
+        x = x0.detach().clone().requires_grad_(True)
+        ck.set_enabled(use_kernel)
+        try:
+            s = mf_exp_multi_step(x, beta, theta, bits, surrogate)
+        finally:
+            ck.set_enabled(True)
+        (s.sum() if grad is None else (s * grad).sum()).backward()
+        out.append((s.detach(), x.grad))
+    return out
+
+
+def test_dispatch_uses_the_c_scan(kernel_on, monkeypatch):
+    calls = []
+    real = ck.mf_exp_multi_step
+    monkeypatch.setattr(ck, "mf_exp_multi_step", lambda *a: calls.append(1) or real(*a))
+    x = torch.rand(4, 3, 5)
+    mfp.MFNode(tau=2.0)(x)
+    assert calls == [1]
+    # Not for: a learnable kernel or decay, float16, and when disabled.
+    mfp.MFNode(tau=2.0, kernel="learnable", T=4)(x)
+    mfp.MFNode(tau=2.0, learnable_decay=True)(x)
+    mfp.MFNode(tau=2.0)(x.half())
+    ck.set_enabled(False)
+    mfp.MFNode(tau=2.0)(x)
+    assert calls == [1]
+
+
+@pytest.mark.parametrize("T,shape", [(1, (5,)), (3, (2, 7)), (7, (3, 1300)), (16, (4, 2, 1025))])
+@pytest.mark.parametrize("bits", [None, 2, 4])
+def test_matches_reference_loop_float64(kernel_on, T, shape, bits):
+    g = torch.Generator().manual_seed(T * 10 + (bits or 0))
+    x0 = (torch.rand((T, *shape), generator=g, dtype=torch.float64) * 1.6 - 0.2)
+    grad = torch.randn((T, *shape), generator=g, dtype=torch.float64)
+    beta = 0.6
+    x = x0.clone().requires_grad_(True)
+    s = mf_exp_multi_step(x, beta, 1.0, bits)
+    (s * grad).sum().backward()
+    xr = x0.clone().requires_grad_(True)
+    sr, _, _ = mf_reference(xr, beta, 1.0, bits)
+    (sr * grad).sum().backward()
+    assert torch.equal(s.detach(), sr.detach())
+    torch.testing.assert_close(x.grad, xr.grad, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("surrogate", [sg.ATan(2.0), sg.ATan(5.0), sg.Sigmoid(4.0), sg.FastSigmoid(25.0),
+                                       sg.CallableSurrogate(lambda x: torch.sigmoid(3 * x))],
+                         ids=["atan2", "atan5", "sigmoid", "fast_sigmoid", "callable"])
+@pytest.mark.parametrize("broadcast_grad", [False, True], ids=["grad", "sum"])
+def test_surrogates_match_gemm_path_float64(kernel_on, surrogate, broadcast_grad):
+    g = torch.Generator().manual_seed(3)
+    x0 = torch.rand(9, 2, 777, generator=g, dtype=torch.float64) * 1.5
+    grad = None if broadcast_grad else torch.randn(9, 2, 777, generator=g, dtype=torch.float64)
+    (s_c, g_c), (s_g, g_g) = _run_both(x0, 0.75, 1.0, 2, surrogate, grad)
+    assert torch.equal(s_c, s_g)
+    torch.testing.assert_close(g_c, g_g, rtol=1e-11, atol=1e-12)
+
+
+def test_float32_matches_gemm_path_and_reference(kernel_on):
+    g = torch.Generator().manual_seed(5)
+    x0 = torch.rand(16, 3, 4099, generator=g) * 1.5
+    grad = torch.randn(16, 3, 4099, generator=g)
+    (s_c, g_c), (s_g, g_g) = _run_both(x0, 0.5, 1.0, None, None, grad)
+    # The scan and the GEMM sum in a different order: a spike may differ only where H is
+    # within float32 rounding of theta.
+    h = mf_multi_step(x0.double(), exp_kernel(0.5, 16, dtype=torch.float64), 1.0, None, None, True)[2]
+    differ = s_c != s_g
+    assert differ.float().mean() < 1e-4
+    assert ((h[differ] - 1.0).abs() < 1e-5).all()
+    same = ~differ.any(0, keepdim=True).expand_as(differ)  # columns whose spikes all agree
+    torch.testing.assert_close(g_c[same], g_g[same], rtol=1e-5, atol=1e-6)
+
+
+def test_non_contiguous_input(kernel_on):
+    g = torch.Generator().manual_seed(7)
+    base = torch.rand(300, 8, generator=g, dtype=torch.float64) * 1.5
+    x0 = base.t()  # [8, 300] view with strides (1, 8)
+    assert not x0.is_contiguous()
+    x = x0.detach().clone().requires_grad_(True)  # clone keeps the strides
+    assert not x.is_contiguous()
+    s = mf_exp_multi_step(x, 0.5, 1.0, 2)
+    grad = torch.randn(8, 300, generator=g, dtype=torch.float64)
+    (s * grad).sum().backward()
+    xr = x0.detach().clone().requires_grad_(True)
+    sr, _, _ = mf_reference(xr, 0.5, 1.0, 2)
+    (sr * grad).sum().backward()
+    assert torch.equal(s.detach(), sr.detach())
+    torch.testing.assert_close(x.grad, xr.grad)
+    # A non-contiguous upstream gradient is accepted too.
+    x.grad = None
+    s = mf_exp_multi_step(x, 0.5, 1.0, 2)
+    (s * grad.t().contiguous().t()).sum().backward()
+    torch.testing.assert_close(x.grad, xr.grad)
+
+
+def test_one_and_two_threads_agree_and_large_outputs_stream(kernel_on):
+    # 4 x 2^20 float32 = 16 MiB: above the non-temporal-store threshold.
+    g = torch.Generator().manual_seed(11)
+    x0 = torch.rand(4, 1 << 20, generator=g) * 1.5
+    assert x0.numel() * 4 >= ck._STREAM_MIN_BYTES
+    old = torch.get_num_threads()
+    results = []
+    try:
+        for n in (1, 2):
+            torch.set_num_threads(n)
+            x = x0.clone().requires_grad_(True)
+            s = mf_exp_multi_step(x, 0.5, 1.0, None)
+            s.sum().backward()
+            results.append((s.detach(), x.grad))
+    finally:
+        torch.set_num_threads(old)
+    assert torch.equal(results[0][0], results[1][0])
+    assert torch.equal(results[0][1], results[1][1])
+    # Spot check against a plain scan.
+    a = torch.zeros(64)
+    for t in range(4):
+        a = 0.5 * a + x0[t, :64]
+        assert torch.equal(results[0][0][t, :64], (a >= 1.0).float())
+
+
+def test_streaming_mode_matches_c_scan_bit_for_bit(kernel_on):
+    # Both evaluate beta * A + X with two roundings (the C code is built with -ffp-contract=off).
+    g = torch.Generator().manual_seed(13)
+    x = torch.rand(12, 5, 333, generator=g) * 1.2
+    multi = mfp.MFNode(tau=3.0, membrane_bits=2)(x)
+    node = mfp.MFNode(tau=3.0, membrane_bits=2, step_mode="s")
+    single = torch.stack([node(x[t]) for t in range(12)])
+    assert torch.equal(multi, single)
+
+
+def test_empty_and_inference(kernel_on):
+    x = torch.rand(3, 0)
+    assert mf_exp_multi_step(x, 0.5).shape == (3, 0)
+    with torch.no_grad():
+        s = mf_exp_multi_step(torch.full((2, 4), 0.6), 0.5, 1.0, None)
+    assert s.tolist() == [[0.0] * 4, [0.0] * 4]  # H = 0.6, 0.9
+    s = mf_exp_multi_step(torch.full((2, 4), 0.6), 0.5, 1.0, 2)
+    assert s.tolist() == [[1.0] * 4, [1.0] * 4]  # fires iff H >= 0.5
+
+
+def test_rejects_learnable_beta_and_bad_shape():
+    beta = torch.tensor(0.5, requires_grad=True)
+    with pytest.raises(ValueError, match="fixed decay"):
+        mf_exp_multi_step(torch.rand(3, 4), beta)
+    with pytest.raises(ValueError, match=r"\[T, \.\.\.\]"):
+        mf_exp_multi_step(torch.rand(0, 4), 0.5)
+    with pytest.raises(TypeError, match="True, False or None"):
+        ck.set_enabled("yes")
+
+
+def test_environment_switch(monkeypatch):
+    monkeypatch.setenv("MFP_CPU_KERNEL", "0")
+    assert not ck.enabled() and not ck.supports(torch.rand(2, 2))
+    monkeypatch.setenv("MFP_CPU_KERNEL", "1")
+    assert ck.enabled() and ck.supports(torch.rand(2, 2))
+    assert not ck.supports(torch.rand(2, 2).half())
+
+
+def test_library_is_cached_by_source_and_cpu():
+    path = ck.library_path()
+    assert path.exists() and path.name.startswith("mf_exp_cpu-") and path.suffix == ".so"
+    assert ck.has_openmp() in (True, False)
+
+
+def test_missing_compiler_falls_back_to_gemm(tmp_path):
+    code = (
+        "import warnings, torch\n"
+        "from mfp_plugin.functional.mf import mf_exp_multi_step, mf_multi_step, exp_kernel\n"
+        "from mfp_plugin.backends import cpu_kernel as ck\n"
+        "x = torch.rand(5, 40, dtype=torch.float64)\n"
+        "with warnings.catch_warnings(record=True) as w:\n"
+        "    warnings.simplefilter('always')\n"
+        "    s = mf_exp_multi_step(x, 0.5, 0.8)\n"
+        "    s2 = mf_exp_multi_step(x, 0.5, 0.8)\n"
+        "msgs = [str(m.message) for m in w if 'fused CPU kernel' in str(m.message)]\n"
+        "assert len(msgs) == 1, msgs\n"
+        "assert 'no C compiler' in msgs[0], msgs\n"
+        "assert not ck.is_available()\n"
+        "assert torch.equal(s, mf_multi_step(x, exp_kernel(0.5, 5, dtype=torch.float64), 0.8))\n"
+        "print('ok')\n"
+    )
+    env = dict(os.environ, CC="/nonexistent/cc", MFP_CACHE_DIR=str(tmp_path), PATH=str(tmp_path))
+    root = Path(__file__).resolve().parents[2]
+    env["PYTHONPATH"] = os.pathsep.join([str(root), env.get("PYTHONPATH", "")])
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip().endswith("ok")
+    assert not list(tmp_path.glob("*.so"))
