@@ -1,7 +1,8 @@
 r"""Fused C scans for ``MFNode(kernel="exp")`` on CPU tensors.
 
 The torch backend's multi-step path on a CPU tensor runs these kernels when
-it can (exp kernel, fixed decay, float32/float64); otherwise, and whenever
+it can (exp kernel, fixed decay; float32/float64, and bfloat16/float16
+scanned in float32); otherwise, and whenever
 they are disabled or cannot be built, it uses the ``K @ X`` GEMM of
 :func:`~..functional.mf.mf_multi_step`. Both compute the same equations
 (up to float summation order), save only ``X`` for backward and fire on
@@ -193,13 +194,17 @@ def _library() -> Optional[ctypes.CDLL]:
     return _lib
 
 
+#: Half-precision inputs (CPU autocast) are scanned in float32 and the spikes cast back.
+_UPCAST = (torch.bfloat16, torch.float16)
+
+
 def supports(x: torch.Tensor) -> bool:
-    """Whether :func:`mf_exp_multi_step` would run ``x`` (CPU, float32/64, kernels enabled and built)."""
+    """Whether :func:`mf_exp_multi_step` would run ``x`` (CPU, a float dtype, kernels enabled and built)."""
     return (
         enabled()
         and x.device.type == "cpu"
-        and x.dtype in _SUFFIX
-        and not x.is_sparse
+        and (x.dtype in _SUFFIX or x.dtype in _UPCAST)
+        and x.layout == torch.strided
         and _library() is not None
     )
 
@@ -285,5 +290,10 @@ def mf_exp_multi_step(x_seq: torch.Tensor, beta: float, theta_fire: float, surro
     The caller checks :func:`supports` first.
     """
     T = x_seq.shape[0]
-    x_flat = x_seq.reshape(T, -1).contiguous()
-    return _MFExpScan.apply(x_flat, float(beta), float(theta_fire), surrogate).reshape(x_seq.shape)
+    x_flat = x_seq.reshape(T, -1)
+    if x_flat.dtype in _UPCAST:
+        # bfloat16/float16 (e.g. under torch.autocast("cpu")): H accumulates in float32, as the
+        # cupy kernels do; spikes (0/1) are exact in the input dtype.
+        s = _MFExpScan.apply(x_flat.float().contiguous(), float(beta), float(theta_fire), surrogate)
+        return s.to(x_seq.dtype).reshape(x_seq.shape)
+    return _MFExpScan.apply(x_flat.contiguous(), float(beta), float(theta_fire), surrogate).reshape(x_seq.shape)

@@ -32,6 +32,11 @@ def reset_model_state(model: nn.Module) -> None:
 
 
 @torch.no_grad()
+def autocast_dtype(device: torch.device) -> torch.dtype:
+    """The ``--amp`` dtype: float16 on CUDA (with a GradScaler when training), bfloat16 elsewhere."""
+    return torch.float16 if device.type == "cuda" else torch.bfloat16
+
+
 def evaluate_model(model: nn.Module, loader, device: torch.device, *, amp: bool = False,
                    progress: bool = True, desc: str = "eval", topk: tuple[int, ...] = (1, 5)) -> dict:
     """Return ``{"loss", "top1", "top5"?, "n"}`` summed over ``loader`` (accuracies in percent).
@@ -43,13 +48,12 @@ def evaluate_model(model: nn.Module, loader, device: torch.device, *, amp: bool 
     model.eval()
     loss_sum, n = 0.0, 0
     correct = {k: 0 for k in topk}
-    use_amp = amp and device.type == "cuda"
     bar = tqdm(loader, desc=desc, unit="batch", disable=not progress, leave=False, file=sys.stderr)
     for x, y in bar:
         x = x.to(device, non_blocking=True)
         y = y.to(device, non_blocking=True)
         reset_model_state(model)
-        with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=use_amp):
+        with torch.autocast(device_type=device.type, dtype=autocast_dtype(device), enabled=amp):
             logits = model(x)
         logits = logits.float()
         loss_sum += float(F.cross_entropy(logits, y, reduction="sum"))
@@ -99,7 +103,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=None, metavar="N", help="evaluate the first N images only")
     p.add_argument("--workers", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    p.add_argument("--amp", action="store_true", help="float16 autocast (CUDA only)")
+    p.add_argument("--amp", action="store_true", help="float16 (CUDA) / bfloat16 (CPU) autocast")
     p.add_argument("--json", metavar="OUT", default=None, help="also write the results as JSON")
     p.add_argument("--no-progress", action="store_true", help="no tqdm bar")
     add_model_options(p, defaults_none=True)

@@ -66,13 +66,32 @@ def test_dispatch_uses_the_c_scan(kernel_on, monkeypatch):
     x = torch.rand(4, 3, 5)
     mfp.MFNode(tau=2.0)(x)
     assert calls == [1]
-    # Not for: a learnable kernel or decay, float16, and when disabled.
+    # Not for: a learnable kernel or decay, and when disabled.
     mfp.MFNode(tau=2.0, kernel="learnable", T=4)(x)
     mfp.MFNode(tau=2.0, learnable_decay=True)(x)
-    mfp.MFNode(tau=2.0)(x.half())
     ck.set_enabled(False)
     mfp.MFNode(tau=2.0)(x)
     assert calls == [1]
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_half_inputs_are_scanned_in_float32(kernel_on, dtype):
+    g = torch.Generator().manual_seed(17)
+    x0 = (torch.rand(6, 3, 129, generator=g) * 1.5).to(dtype)
+    grad = torch.randn(6, 3, 129, generator=g).to(dtype)
+    x = x0.clone().requires_grad_(True)
+    s = mf_exp_multi_step(x, 0.5, 1.0, 2)
+    (s * grad).sum().backward()
+    assert s.dtype == dtype and x.grad.dtype == dtype
+    xr = x0.double().requires_grad_(True)
+    sr, _, _ = mf_reference(xr, 0.5, 1.0, 2)
+    (sr * grad.double()).sum().backward()
+    assert torch.equal(s.double(), sr.detach())  # H of half inputs is exact in float32 here
+    torch.testing.assert_close(x.grad.double(), xr.grad, rtol=1e-2, atol=1e-2)
+    # Under CPU autocast a whole node runs and keeps the autocast dtype.
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = torch.nn.Sequential(torch.nn.Linear(129, 129), mfp.MFNode())(x0.float())
+    assert out.dtype == torch.bfloat16
 
 
 @pytest.mark.parametrize("T,shape", [(1, (5,)), (3, (2, 7)), (7, (3, 1300)), (16, (4, 2, 1025))])
@@ -202,7 +221,7 @@ def test_environment_switch(monkeypatch):
     assert not ck.enabled() and not ck.supports(torch.rand(2, 2))
     monkeypatch.setenv("MFP_CPU_KERNEL", "1")
     assert ck.enabled() and ck.supports(torch.rand(2, 2))
-    assert not ck.supports(torch.rand(2, 2).half())
+    assert ck.supports(torch.rand(2, 2).half()) and not ck.supports(torch.rand(2, 2).to(torch.int32))
 
 
 def test_library_is_cached_by_source_and_cpu():
