@@ -53,14 +53,31 @@ TRAIN_DEFAULTS: dict[str, Any] = dict(
 def add_model_options(p: argparse.ArgumentParser, defaults_none: bool = True) -> None:
     g = p.add_argument_group("model overrides (passed to model_zoo.create_model)")
     g.add_argument("--T", type=int, default=None, help="time steps [default: the model's]")
-    g.add_argument("--weight-bits", type=int, default=None, help="weight bits of hidden layers")
-    g.add_argument("--first-last-bits", type=int, default=None,
-                   help="weight bits of the first and last layer")
+    g.add_argument("--weight-bits", type=bits_arg, default=None,
+                   help="weight bits of hidden layers: an int >= 1 (1 = binary), 'ternary', or 'fp' (float)")
+    g.add_argument("--first-last-bits", type=bits_arg, default=None,
+                   help="weight bits of the first and last layer (same choices)")
     g.add_argument("--neuron", choices=sorted(NEURONS), default=None,
                    help="mf=mfp_plugin.MFNode, qlif=mfp_plugin.QLIFNode, lif=SpikingJelly LIFNode, "
                         "plif=SpikingJelly ParametricLIFNode [default: the model's]")
     g.add_argument("--membrane-bits", type=int, default=None,
                    help="membrane bits for --neuron mf|qlif (QLIF default 2; MF default unquantized)")
+
+
+def bits_arg(text: str):
+    """``--weight-bits`` / ``--first-last-bits``: an int >= 1, ``ternary``, or ``fp`` (float weights)."""
+    t = str(text).strip().lower()
+    if t in ("fp", "float", "none", "fp32"):
+        return "fp"
+    if t == "ternary":
+        return "ternary"
+    try:
+        v = int(t)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an int >= 1, 'ternary' or 'fp', got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected an int >= 1, 'ternary' or 'fp', got {text!r}")
+    return v
 
 
 def neuron_override(neuron: Optional[str], membrane_bits: Optional[int]) -> dict:
@@ -95,10 +112,13 @@ def model_overrides(args: Any, fallback: Optional[dict] = None) -> dict:
         return v if v is not None else fb.get(key)
 
     out: dict = {}
-    for key in ("T", "weight_bits", "first_last_bits"):
+    v = get("T")
+    if v is not None:
+        out["T"] = int(v)
+    for key in ("weight_bits", "first_last_bits"):
         v = get(key)
-        if v is not None:
-            out[key] = int(v)
+        if v is not None:  # "fp" -> None: float weights (the builders' bits=None)
+            out[key] = None if v == "fp" else (v if v == "ternary" else int(v))
     out.update(neuron_override(get("neuron"), get("membrane_bits")))
     if fb.get("num_classes") is not None and getattr(args, "num_classes", None) is None:
         out["num_classes"] = int(fb["num_classes"])

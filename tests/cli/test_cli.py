@@ -101,6 +101,39 @@ def test_train_resume_eval(fake_fmnist, tmp_path, capsys):
     assert "n=16 images" in capsys.readouterr().out
 
 
+def test_cpu_amp_runs_under_bfloat16_and_is_part_of_the_run(fake_fmnist, tmp_path, monkeypatch):
+    seen = []
+    real = torch.nn.Conv2d._conv_forward
+
+    def spy(self, x, w, b):
+        seen.append((x.dtype, torch.is_autocast_enabled("cpu")))
+        return real(self, x, w, b)
+
+    monkeypatch.setattr(torch.nn.Conv2d, "_conv_forward", spy)
+    run = tmp_path / "amp"
+    assert main(train_args(fake_fmnist, run, "--amp", "--stop-after", "1")) == 0
+    assert seen and all(on for _, on in seen)  # every conv ran inside CPU autocast
+    assert torch.load(run / "last.pt", weights_only=True)["args"]["amp"] is True
+    seen.clear()
+    assert main(["train", "--output", str(run), "--resume", "--no-progress"]) == 0  # amp comes from the run
+    assert seen and all(on for _, on in seen)
+    assert [r["epoch"] for r in read_csv(run / "log.csv")] == ["1", "2"]
+
+
+def test_bits_options_accept_fp_and_reject_nonsense(fake_fmnist, tmp_path, capsys):
+    from mfp_plugin.cli.train import model_overrides
+    from mfp_plugin.quant import QuantConv2d
+
+    ns = type("A", (), {"weight_bits": "fp", "first_last_bits": "fp", "T": 1})()
+    over = model_overrides(ns)
+    assert over["weight_bits"] is None and over["first_last_bits"] is None
+    m = model_zoo.create_model(MODEL, **over)
+    assert not [x for x in m.modules() if isinstance(x, QuantConv2d) and x.weight_quantizer is not None]
+    with pytest.raises(SystemExit):
+        main(train_args(fake_fmnist, tmp_path / "bad", "--weight-bits", "0"))
+    assert "expected an int >= 1, 'ternary' or 'fp'" in capsys.readouterr().err
+
+
 def test_eval_random_weights_says_so(capsys):
     assert main(["eval", MODEL, "--data", "fmnist-bundled", "--limit", "32", "--T", "1",
                  "--no-progress"]) == 0
