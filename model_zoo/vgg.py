@@ -38,6 +38,7 @@ VGG_CFGS: Dict[str, List[Union[int, str]]] = {
     "vgg16": [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"],
     # 28x28 grey-scale nets (Fashion-MNIST / MNIST): 64-64-pool-128-128-pool.
     "small": [64, 64, "M", 128, 128, "M"],
+    "mini": [32, "M", 64, 64, "M"],
 }
 
 

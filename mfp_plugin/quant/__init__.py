@@ -14,6 +14,7 @@ from .factory import make_weight_quantizer, normalize_bits
 from .layers import (QuantConv2d, QuantLayerMixin, QuantLinear, attach_weight_quantizer,
                      quantized_class_for)
 from .lsq import LSQQuantizer
+from .size import SizeReport, model_size
 from .ternary import TernaryQuantizer
 
 __all__ = [
@@ -22,4 +23,5 @@ __all__ = [
     "QuantConv2d", "QuantLinear", "QuantLayerMixin", "quantized_class_for", "attach_weight_quantizer",
     "quantize_model",
     "export_layer", "export_model", "dequantize", "load_exported",
+    "SizeReport", "model_size",
 ]

@@ -20,6 +20,7 @@ SMALL = {
     "mf_vgg13_bn": dict(size=32, T=1, hidden_features=32),
     "mf_vgg16_bn": dict(size=32, T=1, hidden_features=32),
     "mf_vgg_small": dict(size=28, T=2),
+    "mf_vgg_mini": dict(size=28, T=2),
 }
 
 

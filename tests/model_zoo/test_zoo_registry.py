@@ -8,7 +8,7 @@ import model_zoo
 from model_zoo import PretrainedCfg, registry
 
 EXPECTED = ["mf_resnet18", "mf_resnet19", "mf_resnet20", "mf_resnet34",
-            "mf_vgg11_bn", "mf_vgg13_bn", "mf_vgg16_bn", "mf_vgg_small"]
+            "mf_vgg11_bn", "mf_vgg13_bn", "mf_vgg16_bn", "mf_vgg_mini", "mf_vgg_small"]
 
 
 @pytest.fixture
@@ -31,7 +31,7 @@ def test_list_models_and_patterns():
     assert model_zoo.list_models("mf_resnet*") == EXPECTED[:4]
     assert model_zoo.list_models(["*vgg1?_bn", "mf_resnet2?"]) == ["mf_resnet20", "mf_vgg11_bn",
                                                                     "mf_vgg13_bn", "mf_vgg16_bn"]
-    assert model_zoo.list_models("mf_vgg*", exclude_filters="*_bn") == ["mf_vgg_small"]
+    assert model_zoo.list_models("mf_vgg*", exclude_filters="*_bn") == ["mf_vgg_mini", "mf_vgg_small"]
     assert model_zoo.list_models("nothing*") == []
 
 
@@ -111,7 +111,7 @@ def test_pretrained_cfg_registration_and_loading(tmp_path, tmp_pretrained, monke
                    neuron="mfp_plugin.QLIFNode", num_classes=3, input_size=(1, 28, 28),
                    mean=(0.286,), std=(0.353,), top1=None, license="Apache-2.0", default=True)
     assert model_zoo.list_pretrained("mf_vgg_small.*") == ["mf_vgg_small.unit_w4"]
-    assert model_zoo.list_models(pretrained=True) == ["mf_vgg_small"]
+    assert model_zoo.list_models(pretrained=True) == ["mf_vgg_mini", "mf_vgg_small"]
     assert model_zoo.get_pretrained_cfg("mf_vgg_small").tag == "unit_w4"
 
     m = model_zoo.create_model("mf_vgg_small.unit_w4", pretrained=True).eval()
