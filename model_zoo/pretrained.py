@@ -80,8 +80,11 @@ class PretrainedCfg:
     input_size: Optional[Tuple[int, ...]] = None
     num_classes: Optional[int] = None
     top1: Optional[float] = None        # measured, with eval_command
+    subset_top1: Optional[float] = None  # measured on the bundled 2,000-image test subset (the CI bar)
+    size_kib: Optional[float] = None    # weights at their bit widths, other tensors at float32
     eval_command: Optional[str] = None
     train_command: Optional[str] = None
+    training: Dict[str, Any] = field(default_factory=dict)  # epochs, hardware, wall time, recipe
     license: Optional[str] = None
     notes: Optional[str] = None
     default: bool = False               # the tag pretrained=True picks for the bare arch

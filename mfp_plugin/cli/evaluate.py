@@ -31,12 +31,12 @@ def reset_model_state(model: nn.Module) -> None:
             m.reset()
 
 
-@torch.no_grad()
 def autocast_dtype(device: torch.device) -> torch.dtype:
     """The ``--amp`` dtype: float16 on CUDA (with a GradScaler when training), bfloat16 elsewhere."""
     return torch.float16 if device.type == "cuda" else torch.bfloat16
 
 
+@torch.no_grad()
 def evaluate_model(model: nn.Module, loader, device: torch.device, *, amp: bool = False,
                    progress: bool = True, desc: str = "eval", topk: tuple[int, ...] = (1, 5)) -> dict:
     """Return ``{"loss", "top1", "top5"?, "n"}`` summed over ``loader`` (accuracies in percent).

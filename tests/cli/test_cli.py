@@ -134,6 +134,17 @@ def test_bits_options_accept_fp_and_reject_nonsense(fake_fmnist, tmp_path, capsy
     assert "expected an int >= 1, 'ternary' or 'fp'" in capsys.readouterr().err
 
 
+def test_evaluate_model_records_no_graph():
+    from mfp_plugin.cli.evaluate import evaluate_model
+
+    grad_modes = []
+    model = model_zoo.create_model(MODEL, T=1)
+    model.register_forward_pre_hook(lambda m, i: grad_modes.append(torch.is_grad_enabled()))
+    data = [(torch.rand(4, 1, 28, 28), torch.tensor([0, 1, 2, 3]))]
+    res = evaluate_model(model, data, torch.device("cpu"), progress=False)
+    assert res["n"] == 4 and grad_modes == [False]
+
+
 def test_eval_random_weights_says_so(capsys):
     assert main(["eval", MODEL, "--data", "fmnist-bundled", "--limit", "32", "--T", "1",
                  "--no-progress"]) == 0
