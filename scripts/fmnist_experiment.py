@@ -1,6 +1,6 @@
 """Fashion-MNIST side by side: memory-free vs vanilla QSNN vs full precision, one recipe.
 
-    python scripts/fmnist_experiment.py run     [--runs DIR] [--jobs 2] [--epochs 8] [--only KEY ...]
+    python scripts/fmnist_experiment.py run     [--runs DIR] [--jobs 2] [--epochs 4] [--only KEY ...]
     python scripts/fmnist_experiment.py report  [--runs DIR] [--out docs/results_experiment.md]
                                                 [--plot docs/img/results_accuracy_vs_bits.png]
     python scripts/fmnist_experiment.py commands   # print the seven train commands
@@ -43,7 +43,7 @@ MODEL = "mf_vgg_mini"
 DEFAULT_RUNS = REPO / "runs" / "fmnist_experiment"
 
 #: The recipe shared by every row.
-RECIPE = dict(T=4, epochs=8, batch_size=128, lr=1e-3, optimizer="adam", seed=0, workers=0)
+RECIPE = dict(T=4, epochs=4, batch_size=128, lr=1e-3, optimizer="adam", seed=0, workers=0)
 
 #: key -> (label, neuron, weight_bits, first_last_bits, membrane_bits, state bits between steps, state note)
 ROWS = {
