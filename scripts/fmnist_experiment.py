@@ -1,7 +1,7 @@
 """Fashion-MNIST side by side: memory-free vs vanilla QSNN vs full precision, one recipe.
 
     python scripts/fmnist_experiment.py run     [--runs DIR] [--jobs 2] [--epochs 4] [--only KEY ...]
-    python scripts/fmnist_experiment.py report  [--runs DIR] [--out docs/results_experiment.md]
+    python scripts/fmnist_experiment.py report  [--runs DIR] [--out docs/results.md]
                                                 [--plot docs/img/results_accuracy_vs_bits.png]
     python scripts/fmnist_experiment.py commands   # print the seven train commands
 
@@ -22,7 +22,9 @@ weight bits change (first conv and last FC at 8 bits in every quantized row):
 stopping and re-running the same command continues where it stopped (at
 epoch granularity). ``report`` reads each row's ``log.csv`` and checkpoint and
 writes the markdown table and the plot; rows that have not finished are
-marked as such, with the epochs done.
+marked as such, with the epochs done. The table replaces the block between
+``<!-- experiment:begin -->`` and ``<!-- experiment:end -->`` in ``--out``
+(the rest of the file is kept; a missing file or block is created).
 """
 from __future__ import annotations
 
@@ -206,16 +208,28 @@ def cmd_report(args) -> int:
                      f"{r['size_kib']:.1f} | {ep} | {sec} |")
     table = "\n".join(lines)
     cmds = "\n".join(r["command"] for r in results)
-    text = (f"<!-- written by `python scripts/fmnist_experiment.py report`; do not edit by hand -->\n\n"
-            f"{table}\n\nHardware: {json.dumps(hw)}\n\nCommands (`run` issues them; `--resume` continues):\n\n"
-            f"```bash\n{cmds}\n```\n")
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(text)
+    block = (f"{BEGIN}\n<!-- written by `python scripts/fmnist_experiment.py report`; do not edit by hand -->\n\n"
+             f"{table}\n\nHardware: {json.dumps(hw)}\n\nCommands (`run` issues them; `--resume` continues):\n\n"
+             f"```bash\n{cmds}\n```\n{END}")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(replace_block(out.read_text() if out.exists() else "", block))
     print(table)
     if args.plot:
         _plot(results, args.plot)
         print(f"wrote {args.out} and {args.plot}")
     return 0
+
+
+BEGIN, END = "<!-- experiment:begin -->", "<!-- experiment:end -->"
+
+
+def replace_block(text: str, block: str) -> str:
+    """``text`` with the part from BEGIN to END replaced by ``block`` (appended when absent)."""
+    i, j = text.find(BEGIN), text.find(END)
+    if i == -1 or j == -1 or j < i:
+        return (text.rstrip() + "\n\n" if text.strip() else "") + block + "\n"
+    return text[:i] + block + text[j + len(END):]
 
 
 def _plot(results: list[dict], path: str) -> None:
@@ -269,7 +283,7 @@ def main(argv=None) -> int:
             p.add_argument("--extra-train-args", default=None,
                            help="appended to every fresh `mfp train` (smoke tests: changes the recipe)")
         if name == "report":
-            p.add_argument("--out", default=str(REPO / "docs" / "results_experiment.md"))
+            p.add_argument("--out", default=str(REPO / "docs" / "results.md"))
             p.add_argument("--plot", default=str(REPO / "docs" / "img" / "results_accuracy_vs_bits.png"))
     args = ap.parse_args(argv)
     if args.cmd == "commands":

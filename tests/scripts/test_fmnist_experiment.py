@@ -55,9 +55,12 @@ def test_run_resume_and_report(fake_fmnist, tmp_path):
     assert "mf_w2: exit 0, 2/2 epochs" in p.stdout
     assert "--resume" in (runs / "mf_w2" / "stdout.log").read_text()
     out_md, plot = tmp_path / "r.md", tmp_path / "p.png"
+    out_md.write_text("# Results\n\nhand-written intro\n\n<!-- experiment:begin -->\nold\n<!-- experiment:end -->\n\ntail\n")
     p = _script("report", "--runs", str(runs), "--epochs", "2", "--out", str(out_md), "--plot", str(plot))
     assert p.returncode == 0, p.stdout + p.stderr
     text = out_md.read_text()
+    assert text.startswith("# Results\n\nhand-written intro") and text.rstrip().endswith("tail")
+    assert "old" not in text and text.count("<!-- experiment:begin -->") == 1
     row = next(line for line in text.splitlines() if line.startswith("| `mf_w2`"))
     assert "| 2/2 |" in row and "0 (layer-by-layer)" in row
     qrow = next(line for line in text.splitlines() if line.startswith("| `qlif_w2_m2`"))
