@@ -111,7 +111,7 @@ def test_pretrained_cfg_registration_and_loading(tmp_path, tmp_pretrained, monke
                    neuron="mfp_plugin.QLIFNode", num_classes=3, input_size=(1, 28, 28),
                    mean=(0.286,), std=(0.353,), top1=None, license="Apache-2.0", default=True)
     assert model_zoo.list_pretrained("mf_vgg_small.*") == ["mf_vgg_small.unit_w4"]
-    assert model_zoo.list_models(pretrained=True) == ["mf_vgg_mini", "mf_vgg_small"]
+    assert model_zoo.list_models(pretrained=True) == ["mf_vgg_small"]
     assert model_zoo.get_pretrained_cfg("mf_vgg_small").tag == "unit_w4"
 
     m = model_zoo.create_model("mf_vgg_small.unit_w4", pretrained=True).eval()
