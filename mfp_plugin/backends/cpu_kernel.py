@@ -47,7 +47,7 @@ from typing import Optional
 
 import torch
 
-from ..functional.surrogate import ATan, FastSigmoid, Sigmoid
+from .surrogate_codes import builtin_surrogate as _builtin_surrogate
 
 __all__ = ["is_available", "has_openmp", "enabled", "set_enabled", "library_path", "supports", "mf_exp_multi_step"]
 
@@ -61,7 +61,6 @@ _PARALLEL_MIN_ELEMENTS = 1 << 16
 _STREAM_MIN_BYTES = 16 << 20
 
 _SUFFIX = {torch.float32: "f32", torch.float64: "f64"}
-_SG_KIND = {ATan: 0, Sigmoid: 1, FastSigmoid: 2}
 
 _lock = threading.Lock()
 _lib: Optional[ctypes.CDLL] = None
@@ -225,19 +224,6 @@ def _run(fn, x: torch.Tensor, args_before: tuple, args_after: tuple) -> None:
     nthreads = 1 if x.numel() < _PARALLEL_MIN_ELEMENTS else torch.get_num_threads()
     if fn(*args_before, T, N, *args_after, nthreads, stream) != 0:
         raise MemoryError(f"{fn.__name__}: could not allocate its scratch buffers")
-
-
-def _builtin_surrogate(surrogate):
-    """``(kind, p0, p1)`` for a surrogate the C code evaluates itself, else None."""
-    kind = _SG_KIND.get(type(surrogate))
-    if kind == 0:
-        a = surrogate.alpha / 2.0
-        return kind, a, torch.pi * a
-    if kind == 1:
-        return kind, surrogate.alpha, 0.0
-    if kind == 2:
-        return kind, surrogate.slope, 0.0
-    return None
 
 
 class _MFExpScan(torch.autograd.Function):

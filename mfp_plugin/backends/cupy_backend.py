@@ -32,12 +32,12 @@ different order.
 from __future__ import annotations
 
 import functools
-import math
 
 import torch
 
 from ..functional.membrane import firing_threshold
-from ..functional.surrogate import ATan, FastSigmoid, Sigmoid, resolve_surrogate
+from ..functional.surrogate import resolve_surrogate
+from .surrogate_codes import builtin_surrogate as _builtin_surrogate
 
 _INSTALL_HINT = (
     "backend='cupy' needs cupy: install it with `pip install \"mfp-plugin[cuda12]\"` (CUDA 12) or "
@@ -47,8 +47,6 @@ _INSTALL_HINT = (
 #: Threads per block; the grid is ``ceil(N / THREADS)`` blocks.
 THREADS = 256
 
-# Surrogate kinds understood by the kernel (``surrogate_grad`` below).
-_SG_ATAN, _SG_SIGMOID, _SG_FAST_SIGMOID = 0, 1, 2
 
 
 def check_available() -> None:
@@ -260,19 +258,6 @@ def _scalars(x: torch.Tensor, *values):
 
     acc = getattr(numpy, _DTYPES[x.dtype][2])
     return (numpy.int32(x.shape[0]), numpy.int64(x.shape[1])) + tuple(acc(v) for v in values)
-
-
-def _builtin_surrogate(surrogate):
-    """``(kind, p0, p1)`` for a surrogate the kernel evaluates itself, else None (torch fallback)."""
-    kind = type(surrogate)
-    if kind is ATan:
-        a = surrogate.alpha / 2.0
-        return _SG_ATAN, a, math.pi * a
-    if kind is Sigmoid:
-        return _SG_SIGMOID, surrogate.alpha, 0.0
-    if kind is FastSigmoid:
-        return _SG_FAST_SIGMOID, surrogate.slope, 0.0
-    return None
 
 
 class _MFExpCupy(torch.autograd.Function):

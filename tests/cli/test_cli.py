@@ -8,14 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
 import model_zoo
 from mfp_plugin.cli import main
 from mfp_plugin.cli.train import neuron_override
-from mfp_plugin.data import write_idx
+from _fake_data import write_fake_fmnist
 
 REPO = Path(__file__).resolve().parents[2]
 MODEL = "mf_vgg_small"
@@ -23,13 +22,7 @@ MODEL = "mf_vgg_small"
 
 @pytest.fixture(scope="module")
 def fake_fmnist(tmp_path_factory):
-    """A tiny Fashion-MNIST-format folder (random pixels, labels 0..9)."""
-    root = tmp_path_factory.mktemp("fmnist")
-    rng = np.random.default_rng(0)
-    for split, n in (("train", 96), ("t10k", 48)):
-        write_idx(root / f"{split}-images-idx3-ubyte.gz", rng.integers(0, 256, (n, 28, 28), dtype=np.uint8))
-        write_idx(root / f"{split}-labels-idx1-ubyte.gz", (np.arange(n) % 10).astype(np.uint8))
-    return root
+    return write_fake_fmnist(tmp_path_factory.mktemp("fmnist"), 96, 48)
 
 
 @pytest.fixture(autouse=True)

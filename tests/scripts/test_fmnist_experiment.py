@@ -6,10 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from mfp_plugin.data import write_idx
+from _fake_data import write_fake_fmnist
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "scripts" / "fmnist_experiment.py"
@@ -17,12 +16,7 @@ SCRIPT = REPO / "scripts" / "fmnist_experiment.py"
 
 @pytest.fixture(scope="module")
 def fake_fmnist(tmp_path_factory):
-    root = tmp_path_factory.mktemp("fmnist")
-    rng = np.random.default_rng(0)
-    for split, n in (("train", 64), ("t10k", 32)):
-        write_idx(root / f"{split}-images-idx3-ubyte.gz", rng.integers(0, 256, (n, 28, 28), dtype=np.uint8))
-        write_idx(root / f"{split}-labels-idx1-ubyte.gz", (np.arange(n) % 10).astype(np.uint8))
-    return root
+    return write_fake_fmnist(tmp_path_factory.mktemp("fmnist"), 64, 32)
 
 
 def _script(*args, timeout=600):

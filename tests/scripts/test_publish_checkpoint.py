@@ -5,14 +5,14 @@ import importlib.util
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
 import model_zoo
 from mfp_plugin.cli import main as mfp
 from mfp_plugin.cli.evaluate import evaluate_model
-from mfp_plugin.data import get_dataset, write_idx
+from _fake_data import write_fake_fmnist
+from mfp_plugin.data import get_dataset
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "publish_checkpoint.py"
 spec = importlib.util.spec_from_file_location("publish_checkpoint", SCRIPT)
@@ -22,12 +22,7 @@ spec.loader.exec_module(pub)
 
 @pytest.fixture(scope="module")
 def fake_fmnist(tmp_path_factory):
-    root = tmp_path_factory.mktemp("fmnist")
-    rng = np.random.default_rng(1)
-    for split, n in (("train", 48), ("t10k", 40)):
-        write_idx(root / f"{split}-images-idx3-ubyte.gz", rng.integers(0, 256, (n, 28, 28), dtype=np.uint8))
-        write_idx(root / f"{split}-labels-idx1-ubyte.gz", (np.arange(n) % 10).astype(np.uint8))
-    return root
+    return write_fake_fmnist(tmp_path_factory.mktemp("fmnist"), 48, 40, seed=1)
 
 
 def test_publish_round_trip(fake_fmnist, tmp_path, monkeypatch):
