@@ -52,7 +52,7 @@ from .surrogate_codes import builtin_surrogate as _builtin_surrogate
 __all__ = ["is_available", "has_openmp", "enabled", "set_enabled", "library_path", "supports", "mf_exp_multi_step"]
 
 SOURCE = Path(__file__).with_name("csrc") / "mf_exp_cpu.c"
-_ABI_VERSION = 3
+_ABI_VERSION = 4
 _FLAGS = ("-O3", "-march=native", "-ffp-contract=off", "-fPIC", "-shared", "-std=c11")
 _OPENMP_FLAG = "-fopenmp"
 #: Below this many elements a single call in the calling thread is cheaper than a split.

@@ -186,6 +186,33 @@ def test_one_and_two_threads_agree_and_large_outputs_stream(kernel_on):
         assert torch.equal(results[0][0][t, :64], (a >= 1.0).float())
 
 
+@pytest.mark.parametrize("n_cols", [1024, 1000, 37], ids=["aligned-rows", "mixed-alignment", "short-rows"])
+@pytest.mark.parametrize("broadcast_grad", [False, True], ids=["grad", "sum"])
+def test_non_temporal_store_path_gives_the_same_bits(kernel_on, monkeypatch, n_cols, broadcast_grad):
+    # float32 outputs of >= _STREAM_MIN_BYTES take the vector non-temporal-store path (and,
+    # with a broadcast gradient, the prefetching backward); force it on a small tensor and
+    # compare with the ordinary-store path bit for bit, and with the float64 reference.
+    # n_cols=1000: rows start alternately on and off a 64-byte boundary (scalar fallback).
+    g = torch.Generator().manual_seed(19)
+    x0 = torch.rand(9, 3, n_cols, generator=g) * 1.5
+    grad = None if broadcast_grad else torch.randn(9, 3, n_cols, generator=g)
+    runs = []
+    for min_bytes in (1 << 62, 0):  # never stream, always stream
+        monkeypatch.setattr(ck, "_STREAM_MIN_BYTES", min_bytes)
+        x = x0.clone().requires_grad_(True)
+        s = mf_exp_multi_step(x, 0.5, 1.0, None, sg.ATan(2.0))
+        (s.sum() if grad is None else (s * grad).sum()).backward()
+        runs.append((s.detach(), x.grad))
+    assert torch.equal(runs[0][0], runs[1][0])
+    assert torch.equal(runs[0][1], runs[1][1])
+    xr = x0.double().requires_grad_(True)
+    sr, _, h = mf_reference(xr, 0.5, 1.0, None)
+    (sr.sum() if grad is None else (sr * grad.double()).sum()).backward()
+    near = (h.detach() - 1.0).abs() < 1e-5  # float32 vs float64 rounding at the threshold
+    assert torch.equal(runs[1][0][~near], sr.detach().float()[~near])
+    torch.testing.assert_close(runs[1][1].double(), xr.grad, rtol=1e-4, atol=1e-5)
+
+
 def test_streaming_mode_matches_c_scan_bit_for_bit(kernel_on):
     # Both evaluate beta * A + X with two roundings (the C code is built with -ffp-contract=off).
     g = torch.Generator().manual_seed(13)
