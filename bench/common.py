@@ -11,6 +11,8 @@ from contextlib import contextmanager
 
 import torch
 
+from mfp_plugin.cli.malloc import tune_malloc  # noqa: F401  (re-exported: the scripts call it)
+
 
 # --------------------------------------------------------------------------- device / env
 def resolve_device(name: str) -> torch.device:
@@ -50,30 +52,6 @@ def environment(device: torch.device | str) -> dict:
     else:
         info["device_name"] = info["cpu"]
     return info
-
-
-def tune_malloc() -> bool:
-    """glibc only: keep freed memory in the heap (no mmap/munmap per large tensor).
-
-    By default glibc serves allocations above a (dynamic) threshold with fresh
-    ``mmap`` pages and returns them on free, so every new multi-MiB tensor pays
-    page faults. That penalises code that allocates many temporaries (Python
-    loops over T) by an amount that swings with allocator state and machine
-    load. ``mallopt(M_MMAP_THRESHOLD=1 GiB, M_TRIM_THRESHOLD=2 GiB)`` removes the
-    artefact for every row alike (the effect PyTorch's CPU tuning guide gets
-    from jemalloc/tcmalloc). Returns whether it was applied.
-    """
-    import ctypes
-    import ctypes.util
-
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
-        ok = libc.mallopt(M_MMAP_THRESHOLD, 1 << 30) == 1
-        ok &= libc.mallopt(M_TRIM_THRESHOLD, ctypes.c_int((1 << 31) - 1).value) == 1
-        return bool(ok)
-    except Exception:  # pragma: no cover - non-glibc
-        return False
 
 
 # --------------------------------------------------------------------------- timing

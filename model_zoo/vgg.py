@@ -23,6 +23,7 @@ from typing import Any, Dict, List, Optional, Sequence, Union
 
 import torch
 from torch import Tensor, nn
+from torch.nn.modules.utils import _pair
 
 from .layers import (SeqSequential, SpikingClassifierBase, TimeSharedDropout, _init_weights,
                      make_neuron, merge_time, quant_conv, quant_linear, resolve_neuron, split_time)
@@ -97,8 +98,10 @@ class SpikingVGG(SpikingClassifierBase):
     def _body(self, seq: Tensor) -> Tensor:
         T = seq.shape[0]
         x = self.features.run(seq, start=2)
-        x = torch.flatten(self.avgpool(merge_time(x)), 1)
-        return self.classifier(split_time(x, T))
+        x = merge_time(x)
+        if tuple(x.shape[-2:]) != _pair(self.avgpool.output_size):
+            x = self.avgpool(x)  # pooling to the map's own size is the identity: skip its 2 passes
+        return self.classifier(split_time(torch.flatten(x, 1), T))
 
 
 _IMAGENET = dict(dataset="imagenet", mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225),

@@ -1,8 +1,9 @@
 r"""Fused C scans for ``MFNode(kernel="exp")`` on CPU tensors.
 
 The torch backend's multi-step path on a CPU tensor runs these kernels when
-it can (exp kernel, fixed decay; float32/float64, and bfloat16/float16
-scanned in float32); otherwise, and whenever
+it can (exp kernel, fixed decay; float32, float64, bfloat16 read and written
+as bfloat16, float16 converted; both half types scanned in float32); otherwise,
+and whenever
 they are disabled or cannot be built, it uses the ``K @ X`` GEMM of
 :func:`~..functional.mf.mf_multi_step`. Both compute the same equations
 (up to float summation order), save only ``X`` for backward and fire on
@@ -52,7 +53,7 @@ from .surrogate_codes import builtin_surrogate as _builtin_surrogate
 __all__ = ["is_available", "has_openmp", "enabled", "set_enabled", "library_path", "supports", "mf_exp_multi_step"]
 
 SOURCE = Path(__file__).with_name("csrc") / "mf_exp_cpu.c"
-_ABI_VERSION = 4
+_ABI_VERSION = 5
 _FLAGS = ("-O3", "-march=native", "-ffp-contract=off", "-fPIC", "-shared", "-std=c11")
 _OPENMP_FLAG = "-fopenmp"
 #: Below this many elements a single call in the calling thread is cheaper than a split.
@@ -60,7 +61,8 @@ _PARALLEL_MIN_ELEMENTS = 1 << 16
 #: Outputs at least this large are written with non-temporal stores (they would not stay in cache).
 _STREAM_MIN_BYTES = 16 << 20
 
-_SUFFIX = {torch.float32: "f32", torch.float64: "f64"}
+#: Dtypes the C code reads and writes directly (bfloat16: stored as bfloat16, computed in float32).
+_SUFFIX = {torch.float32: "f32", torch.float64: "f64", torch.bfloat16: "bf16"}
 
 _lock = threading.Lock()
 _lib: Optional[ctypes.CDLL] = None
@@ -193,8 +195,8 @@ def _library() -> Optional[ctypes.CDLL]:
     return _lib
 
 
-#: Half-precision inputs (CPU autocast) are scanned in float32 and the spikes cast back.
-_UPCAST = (torch.bfloat16, torch.float16)
+#: float16 inputs are converted to float32, scanned, and the spikes cast back.
+_UPCAST = (torch.float16,)
 
 
 def supports(x: torch.Tensor) -> bool:
@@ -277,9 +279,11 @@ def mf_exp_multi_step(x_seq: torch.Tensor, beta: float, theta_fire: float, surro
     """
     T = x_seq.shape[0]
     x_flat = x_seq.reshape(T, -1)
-    if x_flat.dtype in _UPCAST:
-        # bfloat16/float16 (e.g. under torch.autocast("cpu")): H accumulates in float32, as the
-        # cupy kernels do; spikes (0/1) are exact in the input dtype.
+    # bfloat16 (torch.autocast("cpu")) is read and written as bfloat16 and scanned in float32 by
+    # the C code (the same bits as converting around a float32 scan, minus two passes over
+    # memory each way); only the fallback for a surrogate evaluated in torch needs the conversion.
+    if x_flat.dtype in _UPCAST or (x_flat.dtype == torch.bfloat16 and _builtin_surrogate(surrogate) is None):
+        # H accumulates in float32, as the cupy kernels do; spikes (0/1) are exact in any dtype.
         s = _MFExpScan.apply(x_flat.float().contiguous(), float(beta), float(theta_fire), surrogate)
         return s.to(x_seq.dtype).reshape(x_seq.shape)
     return _MFExpScan.apply(x_flat.contiguous(), float(beta), float(theta_fire), surrogate).reshape(x_seq.shape)

@@ -13,6 +13,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .malloc import tune_malloc
+
 __all__ = ["add_parser", "run", "evaluate_model", "reset_model_state"]
 
 
@@ -75,7 +77,7 @@ def evaluate_model(model: nn.Module, loader, device: torch.device, *, amp: bool 
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
-    from .train import add_model_options
+    from .train import add_malloc_option, add_model_options
 
     p = sub.add_parser(
         "eval", help="evaluate a zoo model (pretrained, random or from a checkpoint)",
@@ -106,6 +108,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--amp", action="store_true", help="float16 (CUDA) / bfloat16 (CPU) autocast")
     p.add_argument("--json", metavar="OUT", default=None, help="also write the results as JSON")
     p.add_argument("--no-progress", action="store_true", help="no tqdm bar")
+    add_malloc_option(p)
     add_model_options(p, defaults_none=True)
     p.set_defaults(func=run)
     return p
@@ -145,6 +148,8 @@ def run(args: argparse.Namespace) -> int:
     from .train import build_model, cfg_dataset_name, model_overrides
 
     device = resolve_device(args.device)
+    if device.type == "cpu" and not args.no_malloc_tune:
+        tune_malloc()
     weights_note = None
     source = "random"
     train_args: dict = {}

@@ -29,6 +29,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .malloc import tune_malloc
+
 __all__ = ["add_parser", "run", "add_model_options", "build_model", "model_overrides",
            "neuron_override", "NEURONS", "cfg_dataset_name", "TRAIN_DEFAULTS"]
 
@@ -62,6 +64,13 @@ def add_model_options(p: argparse.ArgumentParser, defaults_none: bool = True) ->
                         "plif=SpikingJelly ParametricLIFNode [default: the model's]")
     g.add_argument("--membrane-bits", type=int, default=None,
                    help="membrane bits for --neuron mf|qlif (QLIF default 2; MF default unquantized)")
+
+
+def add_malloc_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--no-malloc-tune", action="store_true",
+                   help="on CPU, keep glibc's default mmap threshold (by default large freed tensors are "
+                        "kept in the heap instead of being unmapped and page-faulted back; "
+                        "see mfp_plugin.cli.malloc)")
 
 
 def bits_arg(text: str):
@@ -191,6 +200,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="DataLoader workers per process [2; on --resume: the run's value]. "
                         "Augmentation random streams depend on it, so keep it to resume bit-exactly")
     p.add_argument("--no-progress", action="store_true", help="no tqdm bars")
+    add_malloc_option(p)
     add_model_options(p)
     p.set_defaults(func=run)
     return p
@@ -365,6 +375,8 @@ def run(args: argparse.Namespace) -> int:
             raise SystemExit("error: fmnist-bundled is a subset of the Fashion-MNIST TEST split; "
                              "train on --data fmnist")
         device = info.device
+        if device.type == "cpu" and not args.no_malloc_tune:
+            tune_malloc()
         amp = bool(conf["amp"])
         amp_dtype = autocast_dtype(device)
         if device.type == "cuda":

@@ -94,6 +94,39 @@ def test_half_inputs_are_scanned_in_float32(kernel_on, dtype):
     assert out.dtype == torch.bfloat16
 
 
+@pytest.mark.parametrize("surrogate", [sg.ATan(2.0), sg.Sigmoid(4.0), sg.FastSigmoid(25.0),
+                                       sg.CallableSurrogate(lambda x: torch.sigmoid(3 * x))],
+                         ids=["atan", "sigmoid", "fast_sigmoid", "callable"])
+@pytest.mark.parametrize("broadcast_grad", [False, True], ids=["grad", "sum"])
+def test_bfloat16_native_gives_the_bits_of_a_float32_scan(kernel_on, monkeypatch, surrogate, broadcast_grad):
+    # bfloat16 is read/written as bfloat16 by the C code (built-in surrogates) and must give the
+    # bits of: convert to float32, scan, round back (round to nearest even; NaN stays NaN).
+    g = torch.Generator().manual_seed(23)
+    x0 = (torch.rand(5, 3, 5000, generator=g) * 1.5).bfloat16()  # several column blocks
+    x0[2, 1, 7] = float("nan")
+    x0[3, 0, 11] = float("inf")
+    grad = None if broadcast_grad else torch.randn(5, 3, 5000, generator=g).bfloat16()
+    called = []
+    real_run = ck._run
+    monkeypatch.setattr(ck, "_run", lambda fn, *a: called.append(fn.__name__) or real_run(fn, *a))
+    x = x0.clone().requires_grad_(True)
+    s = mf_exp_multi_step(x, 0.5, 1.0, None, surrogate)
+    (s.sum() if grad is None else (s * grad).sum()).backward()
+    native = not isinstance(surrogate, sg.CallableSurrogate)
+    assert ("mf_exp_forward_bf16" in called) == native
+    assert ("mf_exp_backward_bf16" in called) == native
+    xf = x0.float().requires_grad_(True)
+    sf = mf_exp_multi_step(xf, 0.5, 1.0, None, surrogate)
+    (sf.sum() if grad is None else (sf * grad.float()).sum()).backward()
+    assert s.dtype == x.grad.dtype == torch.bfloat16
+    assert torch.equal(s.view(torch.int16), sf.bfloat16().view(torch.int16))
+    ref = xf.grad.bfloat16()
+    nan = torch.isnan(ref)
+    assert torch.equal(torch.isnan(x.grad), nan)  # NaN payloads/signs may differ, not positions
+    assert nan[:, 1, 7].all() and nan.sum() == 5  # the NaN reaches every step's gradient
+    assert torch.equal(x.grad[~nan].view(torch.int16), ref[~nan].view(torch.int16))
+
+
 @pytest.mark.parametrize("T,shape", [(1, (5,)), (3, (2, 7)), (7, (3, 1300)), (16, (4, 2, 1025))])
 @pytest.mark.parametrize("bits", [None, 2, 4])
 def test_matches_reference_loop_float64(kernel_on, T, shape, bits):

@@ -116,3 +116,17 @@ def test_cli_main_writes_json(tmp_path):
                  "--no-progress", "--threads", str(torch.get_num_threads()), "--json", str(out)])
     back = json.loads(out.read_text())
     assert [r["row"] for r in back["rows"]] == [neuron.MF, neuron.RELU]
+
+
+def test_train_step_builds_the_cli_model_and_estimates_an_epoch(tmp_path):
+    from bench import train_step
+
+    out = tmp_path / "step.json"
+    r = train_step.main(["--model", "mf_vgg_mini", "--neuron", "mf", "--membrane-bits", "2",
+                         "--weight-bits", "2", "--T", "2", "--batch", "4", "--repeats", "1",
+                         "--warmup", "1", "--amp", "--train-size", "40", "--json", str(out)])
+    assert r["steps_per_epoch"] == 10 and r["median_ms"] > 0
+    assert r["epoch_min_estimate"] == pytest.approx(r["median_ms"] * 10 / 60e3)
+    assert json.loads(out.read_text())["config"]["model"] == "mf_vgg_mini"
+    with pytest.raises(SystemExit):
+        train_step.main(["--model", "mf_vgg_mini", "--membrane-bits", "1"])

@@ -193,3 +193,25 @@ def test_seq_batchnorm_matches_merged_bn():
     ref = nn.BatchNorm2d(3)
     x = torch.randn(2, 4, 3, 5, 5)
     torch.testing.assert_close(bn(x), ref(x.flatten(0, 1)).unflatten(0, (2, 4)))
+
+
+def test_vgg_adaptive_pool_runs_only_when_it_changes_the_map():
+    # 28x28 -> 7x7 after two max-pools: pooling to 7x7 is the identity and is skipped;
+    # 36x36 -> 9x9 is pooled to 7x7. The skip must not change the output.
+    from model_zoo.layers import merge_time, repeat_time, split_time
+
+    torch.manual_seed(0)
+    m = model_zoo.create_model("mf_vgg_mini", T=2).eval()
+    calls = []
+    m.avgpool.register_forward_hook(lambda *a: calls.append(1))
+    x = torch.rand(3, 1, 28, 28)
+    with torch.no_grad():
+        out = m(x)
+        feats = merge_time(m.features.run(repeat_time(m._stem(x), 2), start=2))
+        pooled = nn.functional.adaptive_avg_pool2d(feats, 7).flatten(1)
+        ref = m.classifier(split_time(pooled, 2)).mean(0)
+    assert calls == []
+    torch.testing.assert_close(out, ref)
+    with torch.no_grad():
+        m(torch.rand(3, 1, 36, 36))
+    assert calls == [1]

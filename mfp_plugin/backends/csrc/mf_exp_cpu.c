@@ -41,6 +41,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #if defined(__AVX__)
 #include <immintrin.h>
 #endif
@@ -132,6 +133,59 @@ static void row_f64(int fire, double *restrict a, const double *xr, double *dst,
     }
 }
 
+/* bfloat16 storage (CPU autocast), float32 arithmetic: the same bits as converting the input
+ * to float32, scanning in float32 and rounding the output back (round to nearest even; a NaN
+ * becomes the quiet NaN 0x7FC0), without the two conversion passes over memory. */
+static inline float bf16_load(uint16_t h)
+{
+    const uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+static inline uint16_t bf16_round(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    const uint32_t rne = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+    return (uint16_t)(((u & 0x7fffffffu) > 0x7f800000u) ? 0x7fc0u : rne);
+}
+
+static void row_bf16(int fire, float *restrict a, const uint16_t *xr, uint16_t *dst, int64_t w,
+                     float beta, float theta, int stream)
+{
+    (void)stream;
+    if (fire) {
+        for (int64_t j = 0; j < w; ++j) {
+            const float v = beta * a[j] + bf16_load(xr[j]);
+            a[j] = v;
+            dst[j] = (v >= theta) ? (uint16_t)0x3f80u : (uint16_t)0;  /* 1.0 or 0.0 */
+        }
+    } else {
+        for (int64_t j = 0; j < w; ++j) {
+            const float v = beta * a[j] + bf16_load(xr[j]);
+            a[j] = v;
+            dst[j] = bf16_round(v);
+        }
+    }
+}
+
+/* The backward's reverse scan reads its g_h from float scratch. */
+static void row_scratch_bf16(float *restrict a, const float *restrict gr, uint16_t *restrict dst,
+                             int64_t w, float beta, int stream)
+{
+    (void)stream;
+    for (int64_t j = 0; j < w; ++j) {
+        const float v = beta * a[j] + gr[j];
+        a[j] = v;
+        dst[j] = bf16_round(v);
+    }
+}
+#define row_scratch_f32(a, gr, dst, w, beta, stream) row_f32(0, a, gr, dst, w, beta, 0, stream)
+#define row_scratch_f64(a, gr, dst, w, beta, stream) row_f64(0, a, gr, dst, w, beta, 0, stream)
+#define LOAD_PLAIN(v) (v)
+
 /* Prefetch `bytes` from `p` into L2 (a hint: never faults, no-op for bytes <= 0). */
 static void prefetch_l2(const void *p, int64_t bytes)
 {
@@ -180,9 +234,9 @@ static void store_fence(int stream)
 
 /* One step of the backward's forward pass, fused: v = beta a + x, a = v, d = v - theta,
  * gh[j] = g * sigma'(d), g = gs[j] (or gs[0] when gs_scalar); one loop per case, branch-free. */
-#define PHASE1_LOOP(REAL, G, SIGMA)                                                        \
+#define PHASE1_LOOP(REAL, LD, G, SIGMA)                                                    \
     for (int64_t j = 0; j < w; ++j) {                                                              \
-        const REAL v = beta * a[j] + xr[j];                                                        \
+        const REAL v = beta * a[j] + LD(xr[j]);                                                    \
         a[j] = v;                                                                                  \
         const REAL d = v - theta;                                                                  \
         gh[j] = (G) * (SIGMA);                                                                     \
@@ -195,8 +249,8 @@ static void store_fence(int stream)
 #define SIGMA_FAST_SIGMOID(REAL, FABSF) \
     ((REAL)1 / (((REAL)1 + p0 * FABSF(d)) * ((REAL)1 + p0 * FABSF(d))))
 
-#define DEFINE_SCANS(SUF, REAL, EXPF, FABSF)                                                        \
-int mf_exp_forward_##SUF(const REAL *x, REAL *s, int64_t T, int64_t N, double beta_d,              \
+#define DEFINE_SCANS(SUF, STORE, REAL, LD, EXPF, FABSF)                                            \
+int mf_exp_forward_##SUF(const STORE *x, STORE *s, int64_t T, int64_t N, double beta_d,              \
                          double theta_d, int nthreads, int stream)                                 \
 {                                                                                                  \
     const REAL beta = (REAL)beta_d, theta = (REAL)theta_d;                                         \
@@ -208,7 +262,7 @@ int mf_exp_forward_##SUF(const REAL *x, REAL *s, int64_t T, int64_t N, double be
     })                                                                                             \
 }                                                                                                  \
                                                                                                    \
-int mf_exp_potential_##SUF(const REAL *x, REAL *h, int64_t T, int64_t N, double beta_d,            \
+int mf_exp_potential_##SUF(const STORE *x, STORE *h, int64_t T, int64_t N, double beta_d,            \
                            int nthreads, int stream)                                               \
 {                                                                                                  \
     const REAL beta = (REAL)beta_d;                                                                \
@@ -221,7 +275,7 @@ int mf_exp_potential_##SUF(const REAL *x, REAL *h, int64_t T, int64_t N, double 
 }                                                                                                  \
                                                                                                    \
 /* g_h may alias g_x: each row is read into the scratch before it is overwritten. */              \
-int mf_exp_reverse_scan_##SUF(const REAL *g_h, REAL *g_x, int64_t T, int64_t N, double beta_d,     \
+int mf_exp_reverse_scan_##SUF(const STORE *g_h, STORE *g_x, int64_t T, int64_t N, double beta_d,     \
                               int nthreads, int stream)                                            \
 {                                                                                                  \
     const REAL beta = (REAL)beta_d;                                                                \
@@ -233,24 +287,24 @@ int mf_exp_reverse_scan_##SUF(const REAL *g_h, REAL *g_x, int64_t T, int64_t N, 
     })                                                                                             \
 }                                                                                                  \
                                                                                                    \
-static void phase1_##SUF(int kind, REAL p0, REAL p1, REAL *restrict a, const REAL *restrict xr,    \
-                         const REAL *restrict gs, int gs_scalar, REAL *restrict gh, int64_t w,     \
+static void phase1_##SUF(int kind, REAL p0, REAL p1, REAL *restrict a, const STORE *restrict xr,    \
+                         const STORE *restrict gs, int gs_scalar, REAL *restrict gh, int64_t w,     \
                          REAL beta, REAL theta)                                                    \
 {                                                                                                  \
-    const REAL g0 = gs[0];                                                                         \
+    const REAL g0 = LD(gs[0]);                                                                     \
     if (kind == 0) {                                                                               \
-        if (gs_scalar) { PHASE1_LOOP(REAL, g0, SIGMA_ATAN(REAL)) }                                 \
-        else { PHASE1_LOOP(REAL, gs[j], SIGMA_ATAN(REAL)) }                                        \
+        if (gs_scalar) { PHASE1_LOOP(REAL, LD, g0, SIGMA_ATAN(REAL)) }                                 \
+        else { PHASE1_LOOP(REAL, LD, LD(gs[j]), SIGMA_ATAN(REAL)) }                                        \
     } else if (kind == 1) {                                                                        \
-        if (gs_scalar) { PHASE1_LOOP(REAL, g0, SIGMA_SIGMOID(REAL, EXPF)) }                        \
-        else { PHASE1_LOOP(REAL, gs[j], SIGMA_SIGMOID(REAL, EXPF)) }                               \
+        if (gs_scalar) { PHASE1_LOOP(REAL, LD, g0, SIGMA_SIGMOID(REAL, EXPF)) }                        \
+        else { PHASE1_LOOP(REAL, LD, LD(gs[j]), SIGMA_SIGMOID(REAL, EXPF)) }                               \
     } else {                                                                                       \
-        if (gs_scalar) { PHASE1_LOOP(REAL, g0, SIGMA_FAST_SIGMOID(REAL, FABSF)) }                  \
-        else { PHASE1_LOOP(REAL, gs[j], SIGMA_FAST_SIGMOID(REAL, FABSF)) }                         \
+        if (gs_scalar) { PHASE1_LOOP(REAL, LD, g0, SIGMA_FAST_SIGMOID(REAL, FABSF)) }                  \
+        else { PHASE1_LOOP(REAL, LD, LD(gs[j]), SIGMA_FAST_SIGMOID(REAL, FABSF)) }                         \
     }                                                                                              \
 }                                                                                                  \
                                                                                                    \
-int mf_exp_backward_##SUF(const REAL *x, const REAL *g_s, int gs_scalar, REAL *g_x, int64_t T,     \
+int mf_exp_backward_##SUF(const STORE *x, const STORE *g_s, int gs_scalar, STORE *g_x, int64_t T,     \
                           int64_t N, double beta_d, double theta_d, int kind, double p0_d,         \
                           double p1_d, int nthreads, int stream)                                   \
 {                                                                                                  \
@@ -269,17 +323,18 @@ int mf_exp_backward_##SUF(const REAL *x, const REAL *g_s, int gs_scalar, REAL *g
         for (int64_t j = 0; j < w; ++j) a[j] = 0;                                                  \
         for (int64_t t = T - 1; t >= 0; --t) {                                                     \
             if (gs_scalar)                                                                         \
-                prefetch_l2(x + t * N + c0 + w, next_w * (int64_t)sizeof(REAL));                  \
-            row_##SUF(0, a, gh + t * blk, g_x + t * N + c0, w, beta, 0, stream);                   \
+                prefetch_l2(x + t * N + c0 + w, next_w * (int64_t)sizeof(STORE));                  \
+            row_scratch_##SUF(a, gh + t * blk, g_x + t * N + c0, w, beta, stream);                       \
         }                                                                                          \
     })                                                                                             \
 }
 
-DEFINE_SCANS(f32, float, expf, fabsf)
-DEFINE_SCANS(f64, double, exp, fabs)
+DEFINE_SCANS(f32, float, float, LOAD_PLAIN, expf, fabsf)
+DEFINE_SCANS(f64, double, double, LOAD_PLAIN, exp, fabs)
+DEFINE_SCANS(bf16, uint16_t, float, bf16_load, expf, fabsf)
 
 /* ABI version: the loader checks it, so a stale cached library is never used. */
-int mf_exp_cpu_abi_version(void) { return 4; }
+int mf_exp_cpu_abi_version(void) { return 5; }
 
 /* 1 when built with OpenMP (the columns are split over threads), else 0. */
 int mf_exp_cpu_has_openmp(void)
