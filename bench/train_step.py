@@ -29,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--amp", action="store_true", help="autocast as `mfp train --amp` (bf16 CPU, fp16 CUDA)")
     p.add_argument("--train-size", type=int, default=60000, help="images per epoch for the estimate")
+    p.add_argument("--channels-last", action="store_true", help="as `mfp train --channels-last`")
     p.add_argument("--profile", type=int, default=0, metavar="K", help="print a profiler table of K steps")
     add_model_options(p)
     return p
@@ -42,6 +43,8 @@ def make_step(args, device: torch.device):
 
     torch.manual_seed(args.seed)
     model = model_zoo.create_model(args.model, **model_overrides(args)).to(device).train()
+    if args.channels_last:
+        model.to(memory_format=torch.channels_last)
     cfg = getattr(model, "pretrained_cfg", None) or {}
     size = tuple(cfg.get("input_size") or (3, 32, 32))
     classes = int(cfg.get("num_classes") or 10)

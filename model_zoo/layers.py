@@ -70,8 +70,9 @@ def split_time(x: Tensor, T: int) -> Tensor:
 
 def repeat_time(x: Tensor, T: int) -> Tensor:
     """Direct encoding: ``[B, ...] -> [T, B, ...]`` (a real copy, not an
-    ``expand`` view, because downstream neurons may write in place)."""
-    return x.unsqueeze(0).repeat(T, *([1] * x.dim()))
+    ``expand`` view, because downstream neurons may write in place). Each step
+    keeps ``x``'s memory format, so a channels-last model stays channels-last."""
+    return torch.cat([x] * T).unflatten(0, (T, x.shape[0]))
 
 
 class DirectEncoder(nn.Module):

@@ -45,6 +45,8 @@ def _train_command(conf: dict) -> str:
         argv.append("--no-augment")
     if conf.get("amp"):
         argv.append("--amp")
+    if conf.get("channels_last"):
+        argv.append("--channels-last")
     return shlex.join(argv)
 
 

@@ -48,6 +48,7 @@ from typing import Optional
 
 import torch
 
+from .layout import time_major_rows
 from .surrogate_codes import builtin_surrogate as _builtin_surrogate
 
 __all__ = ["is_available", "has_openmp", "enabled", "set_enabled", "library_path", "supports", "mf_exp_multi_step"]
@@ -277,13 +278,13 @@ def mf_exp_multi_step(x_seq: torch.Tensor, beta: float, theta_fire: float, surro
     ``surrogate`` an already resolved :class:`~..functional.surrogate.Surrogate`.
     The caller checks :func:`supports` first.
     """
-    T = x_seq.shape[0]
-    x_flat = x_seq.reshape(T, -1)
+    # Time outermost is all the scan needs: a channels-last map is scanned where it lies.
+    x_flat, restore = time_major_rows(x_seq)
     # bfloat16 (torch.autocast("cpu")) is read and written as bfloat16 and scanned in float32 by
     # the C code (the same bits as converting around a float32 scan, minus two passes over
     # memory each way); only the fallback for a surrogate evaluated in torch needs the conversion.
     if x_flat.dtype in _UPCAST or (x_flat.dtype == torch.bfloat16 and _builtin_surrogate(surrogate) is None):
         # H accumulates in float32, as the cupy kernels do; spikes (0/1) are exact in any dtype.
-        s = _MFExpScan.apply(x_flat.float().contiguous(), float(beta), float(theta_fire), surrogate)
-        return s.to(x_seq.dtype).reshape(x_seq.shape)
-    return _MFExpScan.apply(x_flat.contiguous(), float(beta), float(theta_fire), surrogate).reshape(x_seq.shape)
+        s = _MFExpScan.apply(x_flat.float(), float(beta), float(theta_fire), surrogate)
+        return restore(s.to(x_seq.dtype))
+    return restore(_MFExpScan.apply(x_flat, float(beta), float(theta_fire), surrogate))

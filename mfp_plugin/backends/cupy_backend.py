@@ -37,6 +37,7 @@ import torch
 
 from ..functional.membrane import firing_threshold
 from ..functional.surrogate import resolve_surrogate
+from .layout import time_major_rows
 from .surrogate_codes import builtin_surrogate as _builtin_surrogate
 
 _INSTALL_HINT = (
@@ -338,7 +339,5 @@ def mf_exp_multi_step(x_seq, beta, v_threshold, membrane_bits, surrogate):
     check_available()
     theta_fire = firing_threshold(v_threshold, membrane_bits)
     surrogate = resolve_surrogate(surrogate)
-    T = x_seq.shape[0]
-    x_flat = x_seq.reshape(T, -1).contiguous()
-    spikes = _MFExpCupy.apply(x_flat, float(beta), float(theta_fire), surrogate)
-    return spikes.reshape(x_seq.shape)
+    x_flat, restore = time_major_rows(x_seq)  # channels-last maps are scanned in place
+    return restore(_MFExpCupy.apply(x_flat, float(beta), float(theta_fire), surrogate))

@@ -47,7 +47,7 @@ TRAIN_DEFAULTS: dict[str, Any] = dict(
     data="fmnist", data_root=None, epochs=10, batch_size=128, lr=1e-3, optimizer="adam",
     wd=0.0, momentum=0.9, seed=0, limit_train=None, limit_test=None, augment=True,
     T=None, weight_bits=None, first_last_bits=None, neuron=None, membrane_bits=None,
-    label_smoothing=0.0, warmup_epochs=0, num_classes=None, amp=False,
+    label_smoothing=0.0, warmup_epochs=0, num_classes=None, amp=False, channels_last=False,
 )
 
 
@@ -195,6 +195,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--amp", action="store_const", const=True, default=None,
                    help="mixed precision: float16 autocast + GradScaler on CUDA, bfloat16 autocast on CPU "
                         "(about 2.8x faster on CPUs with AVX512-BF16 or AMX)")
+    p.add_argument("--channels-last", action="store_const", const=True, default=None,
+                   help="store 4-D weights, and so every conv activation, channels-last (NHWC): "
+                        "faster convolutions on CPU (about 1.1x per step, mf_vgg_small --amp, "
+                        "docs/benchmarks.md); MF neurons scan such maps in place")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--workers", type=int, default=None,
                    help="DataLoader workers per process [2; on --resume: the run's value]. "
@@ -398,6 +402,9 @@ def run(args: argparse.Namespace) -> int:
             model = build_model(conf["model"], pretrained=False, overrides=overrides)
             cfg = dict(getattr(model, "pretrained_cfg", None) or {})
         model.to(device)
+        if conf["channels_last"]:
+            # Conv weights in NHWC make oneDNN / cuDNN emit NHWC activations all the way down.
+            model.to(memory_format=torch.channels_last)
 
         # ---- data
         if args.download and info.enabled and not info.is_main:

@@ -16,6 +16,7 @@ import copy
 import warnings
 from typing import Dict, Optional
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -53,7 +54,15 @@ class QuantLayerMixin:
     def quantized_weight(self) -> Tensor:
         """The weight exactly as ``forward`` uses it (``weight`` itself when float)."""
         q = self.weight_quantizer
-        return self.weight if q is None else q(self.weight)
+        if q is None:
+            return self.weight
+        w = q(self.weight)
+        if w.stride() != self.weight.stride():
+            # Element-wise ops may re-stride a weight whose layout is ambiguous (a 1-channel conv
+            # kernel is both NCHW and NHWC); the conv picks its output layout from these strides,
+            # so keep the weight's own (a channels-last model stays channels-last).
+            w = torch.empty_like(self.weight, dtype=w.dtype).copy_(w)
+        return w
 
     def _quant_repr(self) -> str:
         q = self.weight_quantizer

@@ -314,3 +314,28 @@ def test_missing_compiler_falls_back_to_gemm(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.strip().endswith("ok")
     assert not list(tmp_path.glob("*.so"))
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.bfloat16])
+def test_channels_last_maps_are_scanned_in_place(kernel_on, monkeypatch, dtype):
+    # A channels-last conv's output split into [T, B, C, H, W]: spikes and gradients come back in
+    # that layout (no NCHW copy) with the reference's values.
+    g = torch.Generator().manual_seed(13)
+    T, B, C, H, W = 4, 2, 6, 5, 3
+    x0 = (torch.rand(T * B, C, H, W, generator=g, dtype=torch.float64) * 1.5).to(dtype)
+    x0 = x0.contiguous(memory_format=torch.channels_last).unflatten(0, (T, B))
+    assert not x0.is_contiguous()
+    seen = []
+    apply = ck._MFExpScan.apply
+    monkeypatch.setattr(ck._MFExpScan, "apply", lambda x, *a: seen.append(x.data_ptr()) or apply(x, *a))
+    x = x0.detach().clone().requires_grad_(True)
+    s = mf_exp_multi_step(x, 0.5, 1.0, 2)
+    assert seen == [x.data_ptr()] and s.stride() == x.stride()
+    grad = torch.randn(x.shape, generator=g, dtype=torch.float64).to(dtype)
+    (s * grad).sum().backward()
+    assert x.grad.stride() == x.stride()
+    xr = x0.detach().double().contiguous().requires_grad_(True)
+    sr, _, _ = mf_reference(xr, 0.5, 1.0, 2)
+    (sr * grad.double()).sum().backward()
+    assert torch.equal(s.double(), sr.detach())
+    torch.testing.assert_close(x.grad.double(), xr.grad, rtol=1e-2 if dtype == torch.bfloat16 else 1e-7, atol=1e-6)

@@ -351,6 +351,24 @@ def test_gpu_non_contiguous_input():
     torch.testing.assert_close(xc.grad, xt.grad, rtol=1e-5, atol=1e-5)
 
 
+@needs_gpu
+def test_gpu_channels_last_map_is_scanned_in_place():
+    node_c, node_t = _node_pair(tau=2.0, membrane_bits=2)
+    T, B = 4, 3
+    x = torch.randn(T * B, 16, 9, 7, device="cuda").contiguous(memory_format=torch.channels_last)
+    x = x.unflatten(0, (T, B))
+    xc, xt = x.detach().clone().requires_grad_(True), x.detach().contiguous().requires_grad_(True)
+    sc, st = node_c(xc), node_t(xt)
+    assert sc.stride() == x.stride()  # spikes in the input's layout: no NCHW copy
+    far = ((_exact_potential(x, 0.5) - firing_threshold(1.0, 2)).abs() > 1e-4).cuda()
+    assert torch.equal(sc[far], st[far])
+    g = torch.randn(x.shape, device="cuda")
+    (sc * g).sum().backward()
+    (st * g).sum().backward()
+    assert xc.grad.stride() == x.stride()
+    torch.testing.assert_close(xc.grad, xt.grad, rtol=1e-5, atol=1e-5)
+
+
 @pytest.mark.cuda
 @needs_gpu
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])

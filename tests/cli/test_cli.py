@@ -113,6 +113,32 @@ def test_cpu_amp_runs_under_bfloat16_and_is_part_of_the_run(fake_fmnist, tmp_pat
     assert [r["epoch"] for r in read_csv(run / "log.csv")] == ["1", "2"]
 
 
+def test_channels_last_keeps_every_conv_input_nhwc_and_is_part_of_the_run(fake_fmnist, tmp_path, monkeypatch):
+    seen = []
+    real = torch.nn.Conv2d._conv_forward
+
+    def spy(self, x, w, b):
+        seen.append(x.is_contiguous(memory_format=torch.channels_last))
+        return real(self, x, w, b)
+
+    monkeypatch.setattr(torch.nn.Conv2d, "_conv_forward", spy)
+    run = tmp_path / "nhwc"
+    assert main(train_args(fake_fmnist, run, "--channels-last", "--neuron", "mf", "--stop-after", "1")) == 0
+    # Stem conv, BN, direct encoding, MF scans and pooling all hand NHWC on: no layer converts back.
+    assert seen and all(seen)
+    ckpt = torch.load(run / "last.pt", weights_only=True)
+    assert ckpt["args"]["channels_last"] is True
+    seen.clear()
+    assert main(["train", "--output", str(run), "--resume", "--no-progress"]) == 0
+    assert seen and all(seen)
+    # The weights load into a default (NCHW) model as they are.
+    model = model_zoo.create_model(MODEL, T=2)
+    model.load_state_dict(torch.load(run / "last.pt", weights_only=True)["model"])
+    seen.clear()
+    model(torch.rand(2, 1, 28, 28))
+    assert not any(seen[1:])  # without the option, activations after the stem are NCHW
+
+
 def test_bits_options_accept_fp_and_reject_nonsense(fake_fmnist, tmp_path, capsys):
     from mfp_plugin.cli.train import model_overrides
     from mfp_plugin.quant import QuantConv2d

@@ -26,6 +26,25 @@ def test_forward_uses_quantized_weight(spec):
     assert f"weight_bits={spec!r}" in repr(conv)
 
 
+@pytest.mark.parametrize("spec", [1, 2, "ternary"])
+@pytest.mark.parametrize("in_channels", [1, 3])
+def test_channels_last_weights_give_channels_last_outputs(spec, in_channels):
+    # A 1-channel kernel is both NCHW- and NHWC-contiguous; the quantized copy must keep the
+    # weight's strides or the conv falls back to NCHW for the rest of a channels-last network.
+    torch.manual_seed(0)
+    conv = QuantConv2d(in_channels, 8, 3, padding=1, weight_bits=spec)
+    x = torch.randn(2, in_channels, 6, 6)
+    ref = conv(x)
+    conv.to(memory_format=torch.channels_last)
+    w = conv.quantized_weight()
+    assert w.stride() == conv.weight.stride() and torch.equal(w, conv.weight_quantizer(conv.weight))
+    y = conv(x.contiguous(memory_format=torch.channels_last))
+    assert y.is_contiguous(memory_format=torch.channels_last) and not y.is_contiguous()
+    torch.testing.assert_close(y, ref)
+    y.sum().backward()
+    assert conv.weight.grad is not None and conv.weight.grad.abs().sum() > 0
+
+
 def test_padding_mode_and_gradients_reach_weight_and_step():
     torch.manual_seed(1)
     conv = QuantConv2d(2, 3, 3, padding=1, padding_mode="circular", weight_bits=4)
