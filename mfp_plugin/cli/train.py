@@ -290,10 +290,11 @@ def _write_png(path: Path, history: list[dict], title: str) -> None:
     ax2.set_xlabel("epoch"); ax2.set_ylabel("top-1 (%)"); ax2.set_title("accuracy"); ax2.legend()
     ax3.plot(ep, [r["lr"] for r in history], "o-")
     ax3.set_xlabel("epoch"); ax3.set_title("learning rate")
+    from matplotlib.ticker import MaxNLocator
+
     for ax in (ax1, ax2, ax3):
         ax.grid(alpha=0.3)
-        if len(ep) <= 20:
-            ax.set_xticks(ep)
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=10, integer=True))  # whole epochs, legible at any count
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     buf = io.BytesIO()

@@ -6,13 +6,13 @@ float rounding of a threshold may flip on another CPU or BLAS build.
 """
 from __future__ import annotations
 
+import json
+
 import pytest
-import torch
 
 import model_zoo
 from model_zoo.pretrained import WEIGHTS_DIR
-from mfp_plugin.cli.evaluate import evaluate_model
-from mfp_plugin.data import get_dataset
+from mfp_plugin.cli import main
 
 SHIPPED = [n for n in model_zoo.list_pretrained()
            if model_zoo.get_pretrained_cfg(n).file and (WEIGHTS_DIR / model_zoo.get_pretrained_cfg(n).file).exists()]
@@ -27,13 +27,17 @@ def test_every_card_with_a_file_ships_it():
 
 
 @pytest.mark.parametrize("name", SHIPPED)
-def test_shipped_checkpoint_reaches_its_bar(name):
+def test_shipped_checkpoint_reaches_its_bar(name, tmp_path, capsys):
     cfg = model_zoo.get_pretrained_cfg(name)
     assert cfg.sha256 and cfg.top1 is not None and cfg.subset_top1 is not None, f"{name}: incomplete card"
     assert cfg.eval_command and cfg.train_command and cfg.training.get("epochs"), f"{name}: no training record"
-    model = model_zoo.create_model(name, pretrained=True)  # verifies the sha256
-    ds = get_dataset("fmnist-bundled", "test", cfg=model.pretrained_cfg)
-    loader = torch.utils.data.DataLoader(ds, batch_size=250, shuffle=False)
-    res = evaluate_model(model, loader, torch.device("cpu"), progress=False)
-    assert res["n"] == 2000
+    # Through `mfp eval`, as a user runs it: loads the shipped file (sha256-verified) and names the
+    # card's number for the same 2,000 images.
+    out = tmp_path / "eval.json"
+    assert main(["eval", name, "--data", "fmnist-bundled", "--no-progress", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "(pretrained weights)" in printed
+    assert f"model card top-1 on the bundled 2,000-image subset: {cfg.subset_top1}" in printed
+    res = json.loads(out.read_text())
+    assert res["n"] == 2000 and res["random_weights"] is False
     assert res["top1"] >= cfg.subset_top1 - TOLERANCE, (name, res["top1"], cfg.subset_top1)
