@@ -1,6 +1,6 @@
 """Fashion-MNIST side by side: memory-free vs vanilla QSNN vs full precision, one recipe.
 
-    python scripts/fmnist_experiment.py run     [--runs DIR] [--jobs 2] [--epochs 4] [--only KEY ...]
+    python scripts/fmnist_experiment.py run     [--runs DIR] [--jobs 2] [--epochs 4] [--seed 0] [--only KEY ...]
     python scripts/fmnist_experiment.py report  [--runs DIR] [--out docs/results.md]
                                                 [--plot docs/img/results_accuracy_vs_bits.png]
     python scripts/fmnist_experiment.py commands   # print the seven train commands
@@ -59,12 +59,12 @@ ROWS = {
 }
 
 
-def train_argv(key: str, out: Path, epochs: int, amp: bool = False) -> list[str]:
+def train_argv(key: str, out: Path, epochs: int, amp: bool = False, seed: int = RECIPE["seed"]) -> list[str]:
     """The ``mfp train`` arguments of one row (fresh start; ``--resume`` is added when continuing)."""
     _, neuron, wb, flb, mb, _, _ = ROWS[key]
     argv = ["train", MODEL, "--data", "fmnist", "--output", str(out), "--epochs", str(epochs),
             "--T", str(RECIPE["T"]), "--batch-size", str(RECIPE["batch_size"]), "--lr", str(RECIPE["lr"]),
-            "--optimizer", RECIPE["optimizer"], "--seed", str(RECIPE["seed"]),
+            "--optimizer", RECIPE["optimizer"], "--seed", str(seed),
             "--workers", str(RECIPE["workers"]), "--neuron", neuron,
             "--weight-bits", str(wb), "--first-last-bits", str(flb), "--no-progress"]
     if mb is not None:
@@ -82,12 +82,13 @@ def _epochs_done(run: Path) -> int:
         return len(list(csv.DictReader(fh)))
 
 
-def _run_row(key: str, runs: Path, epochs: int, threads: int, amp: bool, extra: list[str]) -> tuple[str, int]:
+def _run_row(key: str, runs: Path, epochs: int, threads: int, amp: bool, extra: list[str],
+             seed: int = RECIPE["seed"]) -> tuple[str, int]:
     out = runs / key
     out.mkdir(parents=True, exist_ok=True)
     if _epochs_done(out) >= epochs:
         return key, 0
-    argv = train_argv(key, out, epochs, amp) + extra
+    argv = train_argv(key, out, epochs, amp, seed) + extra
     if (out / "last.pt").is_file():  # continue: every run-defining option comes from last.pt
         argv = ["train", "--output", str(out), "--resume", "--epochs", str(epochs), "--no-progress"]
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
@@ -129,7 +130,7 @@ def cmd_run(args) -> int:
     failed = []
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         futures = [pool.submit(_run_row, k, runs, args.epochs, args.threads, args.amp,
-                               shlex.split(args.extra_train_args or "")) for k in keys]
+                               shlex.split(args.extra_train_args or ""), args.seed) for k in keys]
         for f in futures:
             key, rc = f.result()
             done = _epochs_done(runs / key)
@@ -140,7 +141,7 @@ def cmd_run(args) -> int:
 
 
 # ---------------------------------------------------------------------------- report
-def _row_result(key: str, runs: Path, epochs: int) -> dict:
+def _row_result(key: str, runs: Path, epochs: int, seed: int = RECIPE["seed"]) -> dict:
     label, neuron, wb, flb, mb, state_bits, state_note = ROWS[key]
     run = runs / key
     res = dict(key=key, label=label, neuron=neuron, weight_bits=wb, first_last_bits=flb, membrane_bits=mb,
@@ -162,7 +163,7 @@ def _row_result(key: str, runs: Path, epochs: int) -> dict:
     res["size_kib"] = size.total_kib
     res["weight_kib"] = size.weight_bits / 8 / 1024
     res["neurons"] = _neurons_per_sample(model)
-    res["command"] = shlex.join(["mfp", *train_argv(key, runs / key, epochs)])
+    res["command"] = shlex.join(["mfp", *train_argv(key, runs / key, epochs, seed=seed)])
     return res
 
 
@@ -183,7 +184,7 @@ def _neurons_per_sample(model) -> int:
 
 def cmd_report(args) -> int:
     runs = Path(args.runs)
-    results = [_row_result(k, runs, args.epochs) for k in ROWS]
+    results = [_row_result(k, runs, args.epochs, args.seed) for k in ROWS]
     hw = json.loads((runs / "hardware.json").read_text()) if (runs / "hardware.json").exists() else {}
     lines = [
         "| row | neuron | weight bits (first/last) | membrane | state kept between steps | top-1 final (best) % | "
@@ -275,6 +276,8 @@ def main(argv=None) -> int:
         p = sub.add_parser(name)
         p.add_argument("--runs", default=str(DEFAULT_RUNS), help="folder of the row runs [runs/fmnist_experiment]")
         p.add_argument("--epochs", type=int, default=RECIPE["epochs"], help=f"epochs per row [{RECIPE['epochs']}]")
+        p.add_argument("--seed", type=int, default=RECIPE["seed"],
+                       help=f"seed of every row [{RECIPE['seed']}]; give each seed its own --runs folder")
         if name == "run":
             p.add_argument("--jobs", type=int, default=2, help="rows trained at the same time [2]")
             p.add_argument("--threads", type=int, default=1, help="OpenMP threads per row [1]")
@@ -288,7 +291,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     if args.cmd == "commands":
         for k in ROWS:
-            print(shlex.join(["mfp", *train_argv(k, Path(args.runs) / k, args.epochs)]))
+            print(shlex.join(["mfp", *train_argv(k, Path(args.runs) / k, args.epochs, seed=args.seed)]))
         return 0
     return cmd_run(args) if args.cmd == "run" else cmd_report(args)
 

@@ -35,6 +35,13 @@ def test_commands_share_one_recipe():
     assert "--neuron mf --weight-bits 1 --first-last-bits 8" in out[6]
 
 
+def test_seed_changes_only_the_seed():
+    base = _script("commands", "--runs", "R").stdout.strip().splitlines()
+    seeded = _script("commands", "--runs", "R", "--seed", "3").stdout.strip().splitlines()
+    assert all("--seed 0 " in line for line in base)
+    assert [line.replace("--seed 3 ", "--seed 0 ") for line in seeded] == base
+
+
 def test_run_resume_and_report(fake_fmnist, tmp_path):
     runs = tmp_path / "runs"
     extra = f"--data-root {fake_fmnist} --limit-train 32 --limit-test 16 --batch-size 16"
