@@ -1,7 +1,7 @@
 """Fashion-MNIST side by side: memory-free vs vanilla QSNN vs full precision, one recipe.
 
     python scripts/fmnist_experiment.py run     [--runs DIR] [--jobs 2] [--epochs 4] [--seed 0] [--only KEY ...]
-    python scripts/fmnist_experiment.py report  [--runs DIR] [--out docs/results.md]
+    python scripts/fmnist_experiment.py report  [--runs DIR] [--seed 0] [--out docs/results.md]
                                                 [--plot docs/img/results_accuracy_vs_bits.png]
     python scripts/fmnist_experiment.py commands   # print the seven train commands
 
@@ -82,6 +82,20 @@ def _epochs_done(run: Path) -> int:
         return len(list(csv.DictReader(fh)))
 
 
+def _check_seeds(runs: Path, keys, seed: int) -> None:
+    """Refuse rows whose existing run was trained with another seed: resuming or reporting them would mix seeds."""
+    mixed = []
+    for key in keys:
+        args_json = runs / key / "args.json"
+        if args_json.is_file():
+            recorded = json.loads(args_json.read_text()).get("seed")
+            if recorded != seed:
+                mixed.append(f"{key} (seed {recorded})")
+    if mixed:
+        raise SystemExit(f"error: --seed {seed} but {runs} holds runs of another seed: {', '.join(mixed)}; "
+                         "give each seed its own --runs folder")
+
+
 def _run_row(key: str, runs: Path, epochs: int, threads: int, amp: bool, extra: list[str],
              seed: int = RECIPE["seed"]) -> tuple[str, int]:
     out = runs / key
@@ -122,6 +136,7 @@ def cmd_run(args) -> int:
     unknown = [k for k in keys if k not in ROWS]
     if unknown:
         raise SystemExit(f"error: unknown row(s) {unknown}; rows: {', '.join(ROWS)}")
+    _check_seeds(runs, keys, args.seed)
     hw_path = runs / "hardware.json"
     if not hw_path.exists():
         hw_path.write_text(json.dumps(_hardware(args.threads, args.jobs), indent=2) + "\n")
@@ -184,6 +199,7 @@ def _neurons_per_sample(model) -> int:
 
 def cmd_report(args) -> int:
     runs = Path(args.runs)
+    _check_seeds(runs, ROWS, args.seed)
     results = [_row_result(k, runs, args.epochs, args.seed) for k in ROWS]
     hw = json.loads((runs / "hardware.json").read_text()) if (runs / "hardware.json").exists() else {}
     lines = [

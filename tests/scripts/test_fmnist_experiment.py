@@ -68,6 +68,11 @@ def test_run_resume_and_report(fake_fmnist, tmp_path):
     assert "1/2 **unfinished**" in qrow and "2 bits/neuron" in qrow
     assert "not run" in next(line for line in text.splitlines() if line.startswith("| `lif_fp`"))
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # a different seed must not resume or report these seed-0 runs as its own
+    for cmd in (("run", "--only", "mf_w2", "--epochs", "3"), ("report", "--out", str(out_md), "--plot", "")):
+        p = _script(*cmd, "--runs", str(runs), "--seed", "1")
+        assert p.returncode != 0 and "mf_w2 (seed 0)" in p.stderr and "own --runs folder" in p.stderr
+    assert len((runs / "mf_w2" / "log.csv").read_text().splitlines()) == 1 + 2  # header + the 2 seed-0 epochs
 
 
 def test_unknown_row_is_refused(tmp_path):
