@@ -15,14 +15,20 @@ __all__ = ["make_weight_quantizer", "normalize_bits"]
 BitsSpec = Union[int, str, float, None]
 
 _ACCEPTED = (f"1 (binary), 'ternary' (or 1.58), an int in [2, {_MAX_BITS}] (LSQ), "
-             "or None / 32 (full precision)")
+             "or None / 32 / 'fp' (full precision)")
+_FLOAT_NAMES = ("fp", "float", "fp32", "float32", "none", "32")
 
 
 def normalize_bits(bits: BitsSpec) -> Union[int, str, None]:
-    """Validate a bit spec; return ``1``, ``'ternary'``, an int in ``[2, 8]`` or ``None``.
+    """The one parser of weight bit widths (library, zoo and command line).
+
+    Returns ``1``, ``'ternary'``, an int in ``[2, 8]`` or ``None`` (float
+    weights); strings are accepted as the command line gives them.
 
     >>> normalize_bits(1.58), normalize_bits(32), normalize_bits(4)
     ('ternary', None, 4)
+    >>> normalize_bits("fp"), normalize_bits("binary"), normalize_bits("2")
+    (None, 1, 2)
     """
     if bits is None:
         return None
@@ -32,6 +38,10 @@ def normalize_bits(bits: BitsSpec) -> Union[int, str, None]:
             return "ternary"
         if key == "binary":
             return 1
+        if key in _FLOAT_NAMES:
+            return None
+        if key.isdigit():
+            return normalize_bits(int(key))
         raise ValueError(f"unknown weight bit spec {bits!r}; expected {_ACCEPTED}")
     if isinstance(bits, bool) or not isinstance(bits, numbers.Real):
         raise TypeError(f"weight bits must be int, str or None, got {type(bits).__name__}; "
