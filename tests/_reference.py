@@ -1,4 +1,4 @@
-"""Independent references: plain loops of SPEC.md's equations, element by element.
+"""Independent references: plain loops of the equations in docs/method.md, element by element.
 
 Nothing here imports mfp_plugin. Spikes use the primitive-function trick
 (Heaviside forward, d/dx of g backward) so the gradients are autograd's,
@@ -10,7 +10,7 @@ import torch
 
 
 def q_b(u, theta, bits):
-    """SPEC: Q_b(u) = D * clamp(round(u/D), -2^(b-1), 2^(b-1)-1), D = theta/(2^(b-1)-1); round half up."""
+    """docs/method.md: Q_b(u) = D * clamp(round(u/D), -2^(b-1), 2^(b-1)-1), D = theta/(2^(b-1)-1); round half up."""
     delta = theta / (2 ** (bits - 1) - 1)
     lo, hi = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
     codes = torch.clamp(torch.floor(u.detach() / delta + 0.5), lo, hi)
@@ -29,11 +29,11 @@ def heaviside_with(x, primitive=atan_primitive, forward=None):
     return fwd + (g - g.detach())
 
 
-def mf_reference(x, beta, theta=1.0, bits=None, kernel=None):
-    """SPEC 3 as a double loop: H[t] = sum_{i<=t} K[t,i] X[i]; H~ = Q_b(H); S = [H~ >= theta].
+def mf_reference(x, beta, theta=1.0, bits=None, kernel=None, primitive=atan_primitive):
+    """The memory-free neuron of docs/method.md as a double loop: H[t] = sum_{i<=t} K[t,i] X[i]; H~ = Q_b(H); S = [H~ >= theta].
 
-    The surrogate is centred at the firing point theta' = theta - D/2 (theta unquantized).
-    Returns (spikes, h_tilde, h).
+    The surrogate (the derivative of ``primitive``) is centred at the firing point
+    theta' = theta - D/2 (theta unquantized). Returns (spikes, h_tilde, h).
     """
     T = x.shape[0]
     hs, hts, ss = [], [], []
@@ -49,14 +49,14 @@ def mf_reference(x, beta, theta=1.0, bits=None, kernel=None):
             ht = q_b(h, theta, bits)
             theta_fire = theta - theta / (2 ** (bits - 1) - 1) / 2
             fwd = (ht.detach() >= theta).to(x.dtype)
-        ss.append(heaviside_with(h - theta_fire, forward=fwd))
+        ss.append(heaviside_with(h - theta_fire, primitive, forward=fwd))
         hs.append(h)
         hts.append(ht)
     return torch.stack(ss), torch.stack(hts), torch.stack(hs)
 
 
 def qlif_reference(x, beta, theta=1.0, bits=2, v_reset=0.0):
-    """SPEC 2 as a loop. Returns (spikes, u_hat_seq, h_seq)."""
+    """The vanilla QSNN neuron of docs/method.md (Baseline) as a loop. Returns (spikes, u_hat_seq, h_seq)."""
     u_hat = torch.zeros_like(x[0])
     ss, us, hs = [], [], []
     for t in range(x.shape[0]):

@@ -1,12 +1,13 @@
-r"""Fused C scans for ``MFNode(kernel="exp")`` on CPU tensors.
+r"""Fused C scans for ``MFNode(kernel="exp")`` on CPU tensors: the CPU launcher of :mod:`.scan`.
 
-The torch backend's multi-step path on a CPU tensor runs these kernels when
-it can (exp kernel, fixed decay; float32, float64, bfloat16 read and written
-as bfloat16, float16 converted; both half types scanned in float32); otherwise,
-and whenever
-they are disabled or cannot be built, it uses the ``K @ X`` GEMM of
-:func:`~..functional.mf.mf_multi_step`. Both compute the same equations
-(up to float summation order), save only ``X`` for backward and fire on
+``MFNode``'s torch backend runs them on a CPU tensor when it can (exp kernel,
+fixed decay; float32, float64, bfloat16 read and written as bfloat16, float16
+converted; both half types scanned in float32); otherwise, and whenever they
+are disabled or cannot be built, the ``K @ X`` GEMM of
+:func:`~mfp_plugin.functional.mf.mf_multi_step`. The decision is
+``MFNode._launcher_for``; the autograd Function is :class:`.scan.ExpScan`,
+shared with the cupy backend. Both paths compute the same equations (up to
+float summation order), save only ``X`` for backward and fire on
 :math:`H \ge \theta'`.
 
 Why a scan. For :math:`K[t,i]=\beta^{t-i}` the GEMM costs T multiply-adds
@@ -29,6 +30,13 @@ team's workers, which spin for a while after each ATen op. Without OpenMP
 the kernels run on one thread. If no compiler is found or the build fails,
 one warning is issued and the GEMM path is used.
 
+Integrity. The build is written under a private name, flushed to disk
+(``fsync``) and renamed into place together with a sidecar
+``<library>.sha256`` holding its size and sha256. Before ``ctypes.CDLL``
+maps the library, both are checked; a missing, zero-length, truncated or
+garbage file (which would otherwise kill the process with SIGBUS when
+mapped) is rebuilt, atomically, instead.
+
 Switches: ``MFP_CPU_KERNEL=0`` in the environment, or :func:`set_enabled`
 (``False`` forces the GEMM path; used by the tests to compare both).
 """
@@ -40,7 +48,6 @@ import os
 import platform
 import shutil
 import subprocess
-import tempfile
 import threading
 import warnings
 from pathlib import Path
@@ -48,13 +55,14 @@ from typing import Optional
 
 import torch
 
-from .layout import time_major_rows
-from .surrogate_codes import builtin_surrogate as _builtin_surrogate
+from ..atomic_io import atomic_output, atomic_write_bytes
 
-__all__ = ["is_available", "has_openmp", "enabled", "set_enabled", "library_path", "supports", "mf_exp_multi_step"]
+
+__all__ = ["LAUNCHER", "CpuLauncher", "checksum_path", "enabled", "has_openmp", "is_available", "library_path",
+           "set_enabled", "supports"]
 
 SOURCE = Path(__file__).with_name("csrc") / "mf_exp_cpu.c"
-_ABI_VERSION = 5
+_ABI_VERSION = 6
 _FLAGS = ("-O3", "-march=native", "-ffp-contract=off", "-fPIC", "-shared", "-std=c11")
 _OPENMP_FLAG = "-fopenmp"
 #: Below this many elements a single call in the calling thread is cheaper than a split.
@@ -132,27 +140,53 @@ def _build_key() -> str:
     return h.hexdigest()[:16]
 
 
+def checksum_path(path: Path) -> Path:
+    """The sidecar that records a built library's size and sha256 (``<library>.sha256``)."""
+    return path.with_name(path.name + ".sha256")
+
+
+def _digest(path: Path) -> str:
+    data = path.read_bytes()
+    return f"{len(data)} {hashlib.sha256(data).hexdigest()}"
+
+
+def _verified(path: Path) -> bool:
+    """Whether ``path`` is a complete build: its size and sha256 match the sidecar written with it.
+
+    A zero-length, truncated or garbage file (a crash between the compiler's write and the disk,
+    a full disk, a stray copy) fails this check and is rebuilt instead of being mapped by
+    ``ctypes.CDLL``, where a truncated ELF file kills the process with SIGBUS.
+    """
+    try:
+        expected = checksum_path(path).read_text(encoding="ascii").strip()
+        return bool(expected) and _digest(path) == expected
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
 def _build(target: Path) -> None:
     cc = _compiler()
     if cc is None:
         raise RuntimeError("no C compiler found (set $CC, or install gcc or clang)")
     target.parent.mkdir(parents=True, exist_ok=True)
-    # Compile to a private name, then rename: concurrent first uses never see a half-written file.
-    fd, tmp = tempfile.mkstemp(suffix=".so", dir=target.parent)
-    os.close(fd)
-    try:
-        # OpenMP first (the columns are split over PyTorch's own OpenMP team); without it, one thread.
-        errors = []
-        for extra in ((_OPENMP_FLAG,), ()):
-            proc = subprocess.run([cc, *_FLAGS, *extra, "-o", tmp, str(SOURCE), "-lm"], capture_output=True, text=True)
-            if proc.returncode == 0:
-                os.replace(tmp, target)
-                return
-            errors.append(f"{cc} {' '.join(extra)} failed ({proc.returncode}): {proc.stderr.strip()[-1000:]}")
-        raise RuntimeError("; ".join(errors))
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    # The library, then its checksum, each written atomically (fsync, then rename): concurrent first
+    # uses never see a half-written file, and a crash leaves no pair that passes _verified (at worst
+    # a library without its checksum, which is rebuilt).
+    with atomic_output(target) as tmp:
+        _compile(cc, tmp)
+        digest = _digest(tmp)
+    atomic_write_bytes(checksum_path(target), (digest + "\n").encode("ascii"))
+
+
+def _compile(cc: str, out: Path) -> None:
+    # OpenMP first (the columns are split over PyTorch's own OpenMP team); without it, one thread.
+    errors = []
+    for extra in ((_OPENMP_FLAG,), ()):
+        proc = subprocess.run([cc, *_FLAGS, *extra, "-o", str(out), str(SOURCE), "-lm"], capture_output=True, text=True)
+        if proc.returncode == 0:
+            return
+        errors.append(f"{cc} {' '.join(extra)} failed ({proc.returncode}): {proc.stderr.strip()[-1000:]}")
+    raise RuntimeError("; ".join(errors))
 
 
 def _declare(lib: ctypes.CDLL) -> None:
@@ -160,11 +194,12 @@ def _declare(lib: ctypes.CDLL) -> None:
     for suf in _SUFFIX.values():
         # (..., T, N, <floats/ints>, nthreads, stream)
         getattr(lib, f"mf_exp_forward_{suf}").argtypes = [ptr, ptr, i64, i64, dbl, dbl, cint, cint]
+        getattr(lib, f"mf_exp_forward_potential_{suf}").argtypes = [ptr, ptr, ptr, i64, i64, dbl, dbl, cint, cint]
         getattr(lib, f"mf_exp_potential_{suf}").argtypes = [ptr, ptr, i64, i64, dbl, cint, cint]
         getattr(lib, f"mf_exp_reverse_scan_{suf}").argtypes = [ptr, ptr, i64, i64, dbl, cint, cint]
         getattr(lib, f"mf_exp_backward_{suf}").argtypes = [
             ptr, ptr, cint, ptr, i64, i64, dbl, dbl, cint, dbl, dbl, cint, cint]
-        for kind in ("forward", "potential", "reverse_scan", "backward"):
+        for kind in ("forward", "forward_potential", "potential", "reverse_scan", "backward"):
             getattr(lib, f"mf_exp_{kind}_{suf}").restype = cint
     lib.mf_exp_cpu_has_openmp.restype = cint
 
@@ -177,8 +212,10 @@ def _library() -> Optional[ctypes.CDLL]:
         if _lib is None and _load_error is None:
             try:
                 path = library_path()
-                if not path.exists():
-                    _build(path)
+                if not _verified(path):
+                    _build(path)  # missing, or not the file its checksum describes: rebuild atomically
+                    if not _verified(path):
+                        raise RuntimeError(f"{path} does not match its checksum right after being built")
                 lib = ctypes.CDLL(str(path))
                 lib.mf_exp_cpu_abi_version.restype = ctypes.c_int
                 if lib.mf_exp_cpu_abi_version() != _ABI_VERSION:
@@ -201,7 +238,7 @@ _UPCAST = (torch.float16,)
 
 
 def supports(x: torch.Tensor) -> bool:
-    """Whether :func:`mf_exp_multi_step` would run ``x`` (CPU, a float dtype, kernels enabled and built)."""
+    """Whether the C scan can run ``x`` (CPU, a float dtype, kernels enabled and built)."""
     return (
         enabled()
         and x.device.type == "cpu"
@@ -229,62 +266,48 @@ def _run(fn, x: torch.Tensor, args_before: tuple, args_after: tuple) -> None:
         raise MemoryError(f"{fn.__name__}: could not allocate its scratch buffers")
 
 
-class _MFExpScan(torch.autograd.Function):
-    """``S = [scan_beta(X) >= theta']`` on a contiguous ``[T, N]`` CPU tensor; saves only ``X``."""
+class CpuLauncher:
+    """Runs the C library's scans on CPU tensors for :class:`~.scan.ExpScan` (see :mod:`.scan` for the methods).
 
-    @staticmethod
-    def forward(ctx, x_flat, beta, theta_fire, surrogate):
-        lib = _library()
-        suf = _SUFFIX[x_flat.dtype]
-        s = torch.empty_like(x_flat)
-        _run(getattr(lib, f"mf_exp_forward_{suf}"), x_flat, (x_flat.data_ptr(), s.data_ptr()), (beta, theta_fire))
-        ctx.save_for_backward(x_flat)
-        ctx.beta, ctx.theta_fire, ctx.surrogate = beta, theta_fire, surrogate
-        return s
-
-    @staticmethod
-    @torch.autograd.function.once_differentiable
-    def backward(ctx, grad_s):
-        if not ctx.needs_input_grad[0]:
-            return None, None, None, None
-        (x_flat,) = ctx.saved_tensors
-        lib = _library()
-        suf = _SUFFIX[x_flat.dtype]
-        grad_s = grad_s.to(x_flat.dtype)
-        # y.sum().backward() hands over one value expanded to [T, N]: read it once, copy nothing.
-        gs_scalar = grad_s.dim() == 0 or all(st == 0 for st in grad_s.stride())
-        if not gs_scalar:
-            grad_s = grad_s.contiguous()
-        grad_x = torch.empty_like(x_flat)
-        builtin = _builtin_surrogate(ctx.surrogate)
-        if builtin is not None:
-            kind, p0, p1 = builtin
-            _run(getattr(lib, f"mf_exp_backward_{suf}"), x_flat,
-                 (x_flat.data_ptr(), grad_s.data_ptr(), int(gs_scalar), grad_x.data_ptr()),
-                 (ctx.beta, ctx.theta_fire, kind, p0, p1))
-            return grad_x, None, None, None
-        # Any other surrogate: H from the scan, sigma' by its own torch code, reverse scan in place.
-        _run(getattr(lib, f"mf_exp_potential_{suf}"), x_flat, (x_flat.data_ptr(), grad_x.data_ptr()), (ctx.beta,))
-        g_h = ctx.surrogate.grad_input_(grad_x.sub_(ctx.theta_fire), grad_s.expand_as(grad_x))
-        g_h = g_h.to(x_flat.dtype).contiguous()
-        _run(getattr(lib, f"mf_exp_reverse_scan_{suf}"), x_flat, (g_h.data_ptr(), g_h.data_ptr()), (ctx.beta,))
-        return g_h, None, None, None
-
-
-def mf_exp_multi_step(x_seq: torch.Tensor, beta: float, theta_fire: float, surrogate) -> torch.Tensor:
-    r"""Spikes :math:`S[t] = [H[t] \ge \theta']` of an exp-kernel MF layer, ``[T, ...]`` -> ``[T, ...]``.
-
-    ``theta_fire`` is :math:`\theta'` (:func:`~..functional.membrane.firing_threshold`);
-    ``surrogate`` an already resolved :class:`~..functional.surrogate.Surrogate`.
-    The caller checks :func:`supports` first.
+    The caller (``MFNode._launcher_for``) checks :func:`supports` first.
     """
-    # Time outermost is all the scan needs: a channels-last map is scanned where it lies.
-    x_flat, restore = time_major_rows(x_seq)
-    # bfloat16 (torch.autocast("cpu")) is read and written as bfloat16 and scanned in float32 by
-    # the C code (the same bits as converting around a float32 scan, minus two passes over
-    # memory each way); only the fallback for a surrogate evaluated in torch needs the conversion.
-    if x_flat.dtype in _UPCAST or (x_flat.dtype == torch.bfloat16 and _builtin_surrogate(surrogate) is None):
-        # H accumulates in float32, as the cupy kernels do; spikes (0/1) are exact in any dtype.
-        s = _MFExpScan.apply(x_flat.float(), float(beta), float(theta_fire), surrogate)
-        return restore(s.to(x_seq.dtype))
-    return restore(_MFExpScan.apply(x_flat, float(beta), float(theta_fire), surrogate))
+
+    name = "cpu"
+
+    @staticmethod
+    def scan_dtype(dtype: torch.dtype, builtin: bool) -> torch.dtype:
+        # float16 has no C path: H accumulates in float32, as the cupy kernels do (spikes are exact
+        # in any dtype). bfloat16 (torch.autocast("cpu")) is read and written as bfloat16 and scanned
+        # in float32 by the C code (the bits of converting around a float32 scan, minus two passes
+        # each way); only a surrogate evaluated in torch needs the float32 copy.
+        if dtype in _UPCAST or (dtype == torch.bfloat16 and not builtin):
+            return torch.float32
+        return dtype
+
+    @staticmethod
+    def forward(x, s, h, beta, theta):
+        lib, suf = _library(), _SUFFIX[x.dtype]
+        if h is None:
+            _run(getattr(lib, f"mf_exp_forward_{suf}"), x, (x.data_ptr(), s.data_ptr()), (beta, theta))
+        else:
+            _run(getattr(lib, f"mf_exp_forward_potential_{suf}"), x,
+                 (x.data_ptr(), s.data_ptr(), h.data_ptr()), (beta, theta))
+
+    @staticmethod
+    def potential(x, h, beta):
+        _run(getattr(_library(), f"mf_exp_potential_{_SUFFIX[x.dtype]}"), x, (x.data_ptr(), h.data_ptr()), (beta,))
+
+    @staticmethod
+    def reverse_scan(g_h, g_x, beta):
+        _run(getattr(_library(), f"mf_exp_reverse_scan_{_SUFFIX[g_h.dtype]}"), g_h,
+             (g_h.data_ptr(), g_x.data_ptr()), (beta,))
+
+    @staticmethod
+    def backward(x, g_s, gs_scalar, g_x, beta, theta, code):
+        kind, p0, p1 = code
+        _run(getattr(_library(), f"mf_exp_backward_{_SUFFIX[x.dtype]}"), x,
+             (x.data_ptr(), g_s.data_ptr(), int(gs_scalar), g_x.data_ptr()), (beta, theta, kind, p0, p1))
+
+
+#: The launcher of :mod:`.scan` for CPU tensors.
+LAUNCHER = CpuLauncher()

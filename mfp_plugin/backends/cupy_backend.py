@@ -1,4 +1,4 @@
-r"""Fused CUDA kernels for ``MFNode(kernel="exp")``, written with cupy (``backend="cupy"``).
+r"""Fused CUDA kernels for ``MFNode(kernel="exp")``, written with cupy (``backend="cupy"``): the CUDA launcher of :mod:`.scan`.
 
 Requires cupy (``pip install "mfp-plugin[cuda12]"`` or ``[cuda13]``) and a CUDA device.
 cupy is imported lazily: importing this module never needs it.
@@ -6,26 +6,27 @@ cupy is imported lazily: importing this module never needs it.
 The exp-kernel potential :math:`H[t] = \sum_{i \le t} \beta^{t-i} X[i]` is the
 scan :math:`A[t] = \beta A[t-1] + X[t]`, so one CUDA thread per neuron ``n``
 walks the T steps of its column of ``X`` (shape ``[T, N]``, row-major: the
-threads of a warp read consecutive addresses at every step).
+threads of a warp read consecutive addresses at every step). The autograd
+Function (forward, fused backward with the built-in surrogates, fallback for
+the others) is :class:`.scan.ExpScan`, shared with the C scan of
+:mod:`.cpu_kernel`; this module supplies :data:`LAUNCHER`:
 
-* Forward (``mf_exp_forward``): :math:`S[t] = [A[t] \ge \theta']`. Only the
-  input ``X`` is saved for backward; nothing of size T x N is kept besides it.
-* Backward (``mf_exp_backward``): one forward scan recomputes :math:`A[t]` and
+* ``mf_exp_forward``: :math:`S[t] = [A[t] \ge \theta']`;
+  ``mf_exp_forward_potential``: the same spikes and :math:`H[t] = A[t]` in one pass.
+* ``mf_exp_backward``: one forward scan recomputes :math:`A[t]` and
   writes :math:`g_h[t] = g_s[t]\,\sigma'(A[t] - \theta')` into the ``grad_x``
   buffer; one reverse scan :math:`B[t] = \beta B[t+1] + g_h[t]` then
   overwrites it with :math:`\partial L / \partial X[t] = B[t]`
-  (:math:`K^\top g_h` for :math:`K[t,i] = \beta^{t-i}`). Built-in surrogates
-  (:class:`~..functional.surrogate.ATan`, ``Sigmoid``, ``FastSigmoid``) are
-  evaluated inside the kernel; any other surrogate (e.g. a
-  ``CallableSurrogate`` around an snnTorch ``spike_grad``) falls back to
-  ``mf_exp_potential`` (writes :math:`H`), the surrogate's own torch code,
-  then ``mf_exp_reverse_scan``.
+  (:math:`K^\top g_h` for :math:`K[t,i] = \beta^{t-i}`); ``gs_scalar``: ``g_s``
+  is one value broadcast over ``[T, N]``.
+* ``mf_exp_potential`` and ``mf_exp_reverse_scan``: the two halves, for
+  surrogates evaluated by their own torch code.
 
 Accumulation is in float32 for float32/float16/bfloat16 inputs (float64 for
 float64); half-precision values are converted with inline PTX / bit
 arithmetic, so no CUDA header is needed at NVRTC compile time.
 
-Spikes equal the torch backend's (``K @ X``, a GEMM) except where :math:`H`
+Spikes equal the GEMM path's (``K @ X``) except where :math:`H`
 lies within float rounding of :math:`\theta'`, since the two sum in a
 different order.
 """
@@ -35,10 +36,6 @@ import functools
 
 import torch
 
-from ..functional.membrane import firing_threshold
-from ..functional.surrogate import resolve_surrogate
-from .layout import time_major_rows
-from .surrogate_codes import builtin_surrogate as _builtin_surrogate
 
 _INSTALL_HINT = (
     "backend='cupy' needs cupy: install it with `pip install \"mfp-plugin[cuda12]\"` (CUDA 12) or "
@@ -143,6 +140,26 @@ extern "C" __global__ void mf_exp_forward(
     }
 }
 
+// S as mf_exp_forward and H[t, n] = A[t, n] from the same scan (recording, MFLeaky's mem).
+extern "C" __global__ void mf_exp_forward_potential(
+    const scalar_t* __restrict__ x, scalar_t* __restrict__ s, scalar_t* __restrict__ h,
+    const int T, const long long N, const acc_t beta, const acc_t theta)
+{
+    const long long n = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (n >= N) {
+        return;
+    }
+    const scalar_t spike = from_acc((acc_t)1.0);
+    const scalar_t no_spike = from_acc((acc_t)0.0);
+    acc_t a = (acc_t)0.0;
+    for (int t = 0; t < T; ++t) {
+        const long long i = (long long)t * N + n;
+        a = ACC_FMA(beta, a, to_acc(x[i]));
+        s[i] = (a >= theta) ? spike : no_spike;
+        h[i] = from_acc(a);
+    }
+}
+
 // H[t, n] = A[t, n] (for surrogates evaluated outside the kernel).
 extern "C" __global__ void mf_exp_potential(
     const scalar_t* __restrict__ x, scalar_t* __restrict__ h,
@@ -178,9 +195,10 @@ extern "C" __global__ void mf_exp_reverse_scan(
 
 // Fused backward with a built-in surrogate: a forward scan writes g_h = g_s sigma'(A - theta)
 // into grad_x, then the reverse scan overwrites it with grad_x (each thread owns its column).
+// gs_scalar = 1: grad_s is one value broadcast over [T, N] (y.sum().backward()), read at grad_s[0].
 extern "C" __global__ void mf_exp_backward(
-    const scalar_t* __restrict__ x, const scalar_t* __restrict__ grad_s, scalar_t* __restrict__ grad_x,
-    const int T, const long long N, const acc_t beta, const acc_t theta,
+    const scalar_t* __restrict__ x, const scalar_t* __restrict__ grad_s, const int gs_scalar,
+    scalar_t* __restrict__ grad_x, const int T, const long long N, const acc_t beta, const acc_t theta,
     const int kind, const acc_t p0, const acc_t p1)
 {
     const long long n = (long long)blockIdx.x * blockDim.x + threadIdx.x;
@@ -191,7 +209,7 @@ extern "C" __global__ void mf_exp_backward(
     for (int t = 0; t < T; ++t) {
         const long long i = (long long)t * N + n;
         a = ACC_FMA(beta, a, to_acc(x[i]));
-        grad_x[i] = from_acc(to_acc(grad_s[i]) * surrogate_grad(kind, p0, p1, a - theta));
+        grad_x[i] = from_acc(to_acc(grad_s[gs_scalar ? 0 : i]) * surrogate_grad(kind, p0, p1, a - theta));
     }
     acc_t b = (acc_t)0.0;
     for (int t = T - 1; t >= 0; --t) {
@@ -202,11 +220,12 @@ extern "C" __global__ void mf_exp_backward(
 }
 """
 
-KERNEL_NAMES = ("mf_exp_forward", "mf_exp_potential", "mf_exp_reverse_scan", "mf_exp_backward")
+KERNEL_NAMES = ("mf_exp_forward", "mf_exp_forward_potential", "mf_exp_potential", "mf_exp_reverse_scan",
+                "mf_exp_backward")
 
 
 def kernel_source(dtype: torch.dtype) -> str:
-    """The CUDA C++ source of the four kernels for ``dtype`` (float32, float64, float16 or bfloat16)."""
+    """The CUDA C++ source of the kernels for ``dtype`` (float32, float64, float16 or bfloat16)."""
     if dtype not in _DTYPES:
         raise TypeError(
             f"backend='cupy' supports float32, float64, float16 and bfloat16 inputs, got {dtype}; "
@@ -261,83 +280,62 @@ def _scalars(x: torch.Tensor, *values):
     return (numpy.int32(x.shape[0]), numpy.int64(x.shape[1])) + tuple(acc(v) for v in values)
 
 
-class _MFExpCupy(torch.autograd.Function):
-    """``S = [scan_beta(X) >= theta']`` on ``[T, N]`` contiguous CUDA input; saves only ``X``."""
-
-    @staticmethod
-    def forward(ctx, x_flat, beta, theta_fire, surrogate):
-        s = torch.empty_like(x_flat)
-        n_args = _scalars(x_flat, beta, theta_fire)
-        _launch("mf_exp_forward", x_flat, (_ptr(x_flat), _ptr(s)) + n_args)
-        ctx.save_for_backward(x_flat)
-        ctx.beta, ctx.theta_fire, ctx.surrogate = beta, theta_fire, surrogate
-        return s
-
-    @staticmethod
-    @torch.autograd.function.once_differentiable
-    def backward(ctx, grad_s):
-        if not ctx.needs_input_grad[0]:
-            return None, None, None, None
-        (x_flat,) = ctx.saved_tensors
-        grad_s = grad_s.to(x_flat.dtype).contiguous()
-        grad_x = torch.empty_like(x_flat)
-        builtin = _builtin_surrogate(ctx.surrogate)
-        if builtin is not None:
-            kind, p0, p1 = builtin
-            T, N, beta, theta, p0, p1 = _scalars(x_flat, ctx.beta, ctx.theta_fire, p0, p1)
-            args = (_ptr(x_flat), _ptr(grad_s), _ptr(grad_x), T, N, beta, theta, _int32(kind), p0, p1)
-            _launch("mf_exp_backward", x_flat, args)
-        else:
-            # H on the GPU, sigma' by the surrogate's own torch code (as the torch backend does),
-            # then the reverse scan in place on g_h.
-            _launch("mf_exp_potential", x_flat, (_ptr(x_flat), _ptr(grad_x)) + _scalars(x_flat, ctx.beta))
-            g_h = ctx.surrogate.grad_input_(grad_x.sub_(ctx.theta_fire), grad_s)
-            g_h = g_h.to(x_flat.dtype).contiguous()
-            _launch("mf_exp_reverse_scan", x_flat, (_ptr(g_h), _ptr(g_h)) + _scalars(x_flat, ctx.beta))
-            grad_x = g_h
-        return grad_x, None, None, None
-
-
 def _int32(v):
     import numpy
 
     return numpy.int32(v)
 
 
-def mf_exp_multi_step(x_seq, beta, v_threshold, membrane_bits, surrogate):
-    r"""Spikes of an exp-kernel MF neuron layer, ``[T, ...]`` -> ``[T, ...]``, with fused CUDA kernels.
-
-    Same rule as :func:`~..functional.mf.mf_multi_step` with ``exp_kernel(beta, T)``:
-    :math:`S[t] = [H[t] \ge \theta']`, :math:`\theta'` from
-    :func:`~..functional.membrane.firing_threshold`, backward through the
-    surrogate :math:`\sigma'(H - \theta')`. Returns x_seq's shape and dtype.
-
-    :param x_seq: CUDA tensor ``[T, B, ...]`` (float32, float64, float16 or bfloat16)
-    :param beta: the decay (a float; a learnable decay is not supported here)
-    :param v_threshold: :math:`\theta`
-    :param membrane_bits: ``b`` of the membrane quantizer, or ``None``
-    :param surrogate: see :func:`~..functional.surrogate.resolve_surrogate`
-    """
-    if not isinstance(x_seq, torch.Tensor):
-        raise TypeError(f"x_seq must be a torch.Tensor, got {type(x_seq).__name__}")
-    if not x_seq.is_cuda:
+def check_input(x: torch.Tensor) -> None:
+    """Raise a clear error unless ``x`` is a CUDA tensor of a dtype the kernels take."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x_seq must be a torch.Tensor, got {type(x).__name__}")
+    if not x.is_cuda:
         raise ValueError(
-            f"backend='cupy' needs a CUDA tensor, got one on {x_seq.device}; move the input and the model "
+            f"backend='cupy' needs a CUDA tensor, got one on {x.device}; move the input and the model "
             "to the GPU (.cuda()) or use backend='torch'"
         )
-    if x_seq.dim() < 1 or x_seq.shape[0] == 0:
-        raise ValueError(f"x_seq must have shape [T, ...] with T >= 1, got {tuple(x_seq.shape)}")
-    if x_seq.dtype not in _DTYPES:
+    if x.dtype not in _DTYPES:
         raise TypeError(
-            f"backend='cupy' supports float32, float64, float16 and bfloat16 inputs, got {x_seq.dtype}; "
+            f"backend='cupy' supports float32, float64, float16 and bfloat16 inputs, got {x.dtype}; "
             "use backend='torch'"
         )
-    if isinstance(beta, torch.Tensor):
-        if beta.requires_grad:
-            raise ValueError("backend='cupy' takes a fixed decay; a learnable beta needs backend='torch'")
-        beta = beta.item()
-    check_available()
-    theta_fire = firing_threshold(v_threshold, membrane_bits)
-    surrogate = resolve_surrogate(surrogate)
-    x_flat, restore = time_major_rows(x_seq)  # channels-last maps are scanned in place
-    return restore(_MFExpCupy.apply(x_flat, float(beta), float(theta_fire), surrogate))
+
+
+class CupyLauncher:
+    """Runs the CUDA kernels on torch's current stream for :class:`~.scan.ExpScan` (see :mod:`.scan`).
+
+    The caller (``MFNode._launcher_for``) checks :func:`check_input` first.
+    """
+
+    name = "cupy"
+
+    @staticmethod
+    def scan_dtype(dtype: torch.dtype, builtin: bool) -> torch.dtype:
+        return dtype  # every supported dtype is read as stored and accumulated in float32 (float64)
+
+    @staticmethod
+    def forward(x, s, h, beta, theta):
+        if h is None:
+            _launch("mf_exp_forward", x, (_ptr(x), _ptr(s)) + _scalars(x, beta, theta))
+        else:
+            _launch("mf_exp_forward_potential", x, (_ptr(x), _ptr(s), _ptr(h)) + _scalars(x, beta, theta))
+
+    @staticmethod
+    def potential(x, h, beta):
+        _launch("mf_exp_potential", x, (_ptr(x), _ptr(h)) + _scalars(x, beta))
+
+    @staticmethod
+    def reverse_scan(g_h, g_x, beta):
+        _launch("mf_exp_reverse_scan", g_h, (_ptr(g_h), _ptr(g_x)) + _scalars(g_h, beta))
+
+    @staticmethod
+    def backward(x, g_s, gs_scalar, g_x, beta, theta, code):
+        kind, p0, p1 = code
+        T, N, beta, theta, p0, p1 = _scalars(x, beta, theta, p0, p1)
+        args = (_ptr(x), _ptr(g_s), _int32(int(gs_scalar)), _ptr(g_x), T, N, beta, theta, _int32(kind), p0, p1)
+        _launch("mf_exp_backward", x, args)
+
+
+#: The launcher of :mod:`.scan` for CUDA tensors.
+LAUNCHER = CupyLauncher()

@@ -27,7 +27,7 @@ def check_multi_step(x, name: str = "input") -> None:
     if x.dim() < 2:
         raise ValueError(
             f"{name} in multi-step mode must have shape [T, B, ...] (at least 2 dims), "
-            f"got shape {tuple(x.shape)}"
+            f"got shape {tuple(x.shape)}; one step of a batch [B, ...] needs step_mode='s'"
         )
     if x.shape[0] == 0:
         raise ValueError(f"{name} has T = 0 time steps; expected shape [T, B, ...] with T >= 1")
@@ -37,7 +37,26 @@ def check_single_step(x, name: str = "input") -> None:
     """A single-step tensor is ``[B, ...]`` (at least 1 dim)."""
     check_floating_tensor(x, name)
     if x.dim() < 1:
-        raise ValueError(f"{name} in single-step mode must have shape [B, ...], got a 0-dim tensor")
+        raise ValueError(
+            f"{name} in single-step mode must have shape [B, ...], got a 0-dim tensor; "
+            "a single value is x.reshape(1)"
+        )
+
+
+def check_finite(x: torch.Tensor, name: str = "input") -> None:
+    """Refuse inf/NaN (one reduction; a device sync on CUDA)."""
+    if not bool(torch.isfinite(x).all()):
+        raise ValueError(f"{name} holds inf or NaN values; expected finite numbers")
+
+
+def check_finite_float(value, name: str) -> float:
+    """A real, finite number (any sign)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r} ({type(value).__name__})")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value}")
+    return value
 
 
 def check_membrane_bits(bits, allow_none: bool = True):

@@ -1,4 +1,4 @@
-r"""The membrane quantizer :math:`Q_b` (SPEC section 2), shared by both neurons.
+r"""The membrane quantizer :math:`Q_b` (docs/method.md, "The membrane quantizer Q_b"), shared by both neurons.
 
 .. math::
     Q_b(u) = \Delta \cdot \mathrm{clamp}(\mathrm{round}(u/\Delta), -2^{b-1}, 2^{b-1}-1),

@@ -1,4 +1,4 @@
-r"""Vanilla QSNN neuron (``QLIFNode``): the functional core (SPEC section 2).
+r"""Vanilla QSNN neuron (``QLIFNode``): the functional core (docs/method.md, "Baseline").
 
 The quantized-membrane LIF that MFP-QSNN improves on:
 

@@ -18,8 +18,43 @@ def default_swappable() -> tuple[type, ...]:
     return tuple(getattr(sj, n) for n in ("IFNode", "LIFNode", "ParametricLIFNode") if hasattr(sj, n))
 
 
+def _scalar(value):
+    """A float from a number or a one-element tensor; None for anything else (e.g. a per-neuron tensor)."""
+    if isinstance(value, torch.Tensor):
+        return float(value.detach().float().item()) if value.numel() == 1 else None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
+def _snntorch_kwargs(old: nn.Module):
+    """snnTorch's names (``MFLeaky`` takes them): beta, threshold, spike_grad, init_hidden, output, ... or None."""
+    try:
+        from snntorch import SpikingNeuron
+    except ImportError:
+        return None
+    if not isinstance(old, SpikingNeuron):
+        return None
+    kw = {}
+    beta = getattr(old, "beta", None)
+    if beta is not None:
+        # A per-neuron beta tensor goes through as is: MFLeaky refuses it with a clear message.
+        kw["beta"] = _scalar(beta) if _scalar(beta) is not None else beta.detach()
+        kw["learn_beta"] = isinstance(beta, nn.Parameter)
+    threshold = getattr(old, "threshold", None)
+    if threshold is not None:
+        kw["threshold"] = _scalar(threshold) if _scalar(threshold) is not None else threshold.detach()
+    for attr in ("spike_grad", "init_hidden", "output", "reset_mechanism"):
+        if hasattr(old, attr):
+            kw[attr] = getattr(old, attr)
+    return kw
+
+
 def _carried_kwargs(old: nn.Module) -> dict:
     """Hyper-parameters of ``old`` that mean the same thing in our neurons."""
+    snn_kw = _snntorch_kwargs(old)
+    if snn_kw is not None:
+        return snn_kw
     kw = {}
     if isinstance(getattr(old, "v_threshold", None), (int, float)):
         kw["v_threshold"] = float(old.v_threshold)
@@ -57,9 +92,13 @@ def swap_neurons(model: nn.Module, new_neuron=MFNode, old=None, **neuron_kwargs)
 
     ``old`` defaults to SpikingJelly's ``IFNode``, ``LIFNode`` and
     ``ParametricLIFNode``; pass a class or a tuple of classes to swap others.
-    Carried over where they mean the same: ``v_threshold``, ``tau`` (LIF; PLIF's
-    learned ``1/sigmoid(w)``), ``v_reset`` and ``detach_reset`` (when the new
-    class takes them), ``step_mode`` and ``surrogate_function``. Explicit
+    Carried over where they mean the same: from SpikingJelly neurons
+    ``v_threshold``, ``tau`` (LIF; PLIF's learned ``1/sigmoid(w)``), ``v_reset``
+    and ``detach_reset`` (when the new class takes them), ``step_mode`` and
+    ``surrogate_function``; from snnTorch neurons (e.g.
+    ``swap_neurons(net, MFLeaky, old=snntorch.Leaky)``) ``beta``,
+    ``learn_beta`` (a learnable beta), ``threshold``, ``spike_grad``,
+    ``init_hidden``, ``output`` and ``reset_mechanism``. Explicit
     ``neuron_kwargs`` win. SpikingJelly 2.x's ``reset_net`` module cache is
     invalidated, so ``functional.reset_net`` sees the new neurons.
 

@@ -47,12 +47,17 @@ class MFPNeuronBase(MemoryModule):
     @backend.setter
     def backend(self, value: str) -> None:
         if value not in self.supported_backends:
+            why = self._backend_refusal(value)
             raise ValueError(
                 f"{self._get_name()} supports backend in {self.supported_backends} with step_mode="
-                f"{self.step_mode!r}, got {value!r}"
+                f"{self.step_mode!r}, got {value!r}" + (f": {why}" if why else "")
             )
         self._check_backend_available(value)
         self._backend = value
+
+    def _backend_refusal(self, backend: str) -> str | None:
+        """Why this configuration cannot run ``backend`` (for the error message), or None."""
+        return None
 
     def _check_backend_available(self, backend: str) -> None:
         """Raise a clear ImportError when a backend's library or device is missing."""

@@ -8,13 +8,14 @@ import torch
 import torch.nn as nn
 
 from ..functional import checks
+from ..functional.membrane import firing_threshold
 from ..functional.mf import (
     causal_kernel,
     exp_kernel,
-    mf_exp_multi_step,
     mf_exp_single_step,
     mf_multi_step,
     mf_window_single_step,
+    transient_potential,
 )
 from ..functional.surrogate import resolve_surrogate
 from .base import MFPNeuronBase
@@ -36,13 +37,35 @@ class MFNode(MFPNeuronBase):
     neuron fires iff :math:`H[t] \ge \theta - \Delta/2`: a fixed threshold
     offset, not a loss of history. There is no reset.
 
-    Modes. ``step_mode="m"`` (default): input ``[T, B, ...]``, all steps in one
-    GEMM over T; nothing persists between calls (memory-free, parallel,
+    Modes. ``step_mode="m"`` (default): input ``[T, B, ...]``, all steps at
+    once; nothing persists between calls (memory-free, parallel,
     layer-asynchronous). ``step_mode="s"``: streaming input ``[B, ...]`` one
     step per call, for online use, with spikes identical to ``"m"`` (exp:
     one exact accumulator :math:`A[t]=\beta A[t-1]+X[t]`; learnable: a queue
     of at most T inputs). Call ``functional.reset_net`` between sequences in
-    ``"s"`` mode only.
+    ``"s"`` mode only. The shape alone cannot tell a ``[T, B, N]`` sequence
+    from a ``[B, C, L]`` step: the step mode decides, so set it to match the
+    data (SpikingJelly's ``functional.set_step_mode``). What can be checked
+    is: ``"m"`` needs at least 2 dims (``[T, B]``), ``"s"`` at least 1, and in
+    ``"s"`` mode every step must have the shape the streaming state was
+    started with.
+
+    Kernels. Which kernel runs a multi-step input is decided in one place,
+    :meth:`_launcher_for`: ``backend="cupy"`` runs the fused CUDA scan (a
+    CUDA tensor is required); ``backend="torch"`` runs the fused C scan on a
+    CPU tensor with the exp kernel and a fixed decay (unless
+    ``MFP_CPU_KERNEL=0``, ``mfp_plugin.backends.cpu_kernel.set_enabled(False)``
+    or no C compiler), else the GEMM ``K @ X``. A learnable kernel or decay
+    always runs the GEMM, so ``backend="cupy"`` is refused for them with a
+    ``ValueError``. Recording (``store_v_seq=True``) runs the same kernel: the
+    scans yield the potential from the same pass.
+
+    Non-finite input. An inf or NaN input at step t changes the potential, and
+    so the spikes, of steps :math:`\ge t` only (exp kernel: as the scan
+    :math:`A[t]=\beta A[t-1]+X[t]` propagates it); earlier steps are never
+    affected, on every kernel and whether or not the potential is recorded
+    (the GEMM recomputes such columns from their causal terms). It is not
+    rejected: the spikes of the steps before it are still valid.
 
     The equations are this project's own definition of MFP-QSNN (ICASSP 2025,
     arXiv 2503.00040), written from its abstract; see ``docs/method.md``.
@@ -56,7 +79,8 @@ class MFNode(MFPNeuronBase):
     :param surrogate_function: ``None`` (arctan, alpha 2), an ``mfp_plugin.functional`` surrogate,
         a SpikingJelly surrogate object or an snnTorch ``spike_grad`` callable
     :param step_mode: ``"m"`` or ``"s"``
-    :param backend: ``"torch"``; ``"cupy"`` in multi-step mode (fused CUDA kernels)
+    :param backend: ``"torch"``; ``"cupy"`` in multi-step mode with ``kernel="exp"`` and a fixed decay
+        (fused CUDA kernels)
     :param store_v_seq: keep the last potentials in ``self.v_seq`` (:math:`\tilde H`) and ``self.h_seq`` (:math:`H`)
 
     Example::
@@ -133,8 +157,22 @@ class MFNode(MFPNeuronBase):
         return exp_kernel(self.beta, T, dtype=dtype, device=device)
 
     # ------------------------------------------------------------------ backends
+    @property
+    def _scans(self) -> bool:
+        """The fused scans compute the exp kernel with a fixed decay; anything learnable needs the GEMM."""
+        return getattr(self, "kernel", "exp") == "exp" and not getattr(self, "learnable_decay", False)
+
     def _backends_for(self, step_mode):
-        return ("torch", "cupy") if step_mode == "m" else ("torch",)
+        return ("torch", "cupy") if step_mode == "m" and self._scans else ("torch",)
+
+    def _backend_refusal(self, backend):
+        if backend == "cupy" and self.step_mode == "m" and not self._scans:
+            what = "kernel='learnable'" if self.kernel == "learnable" else "learnable_decay=True"
+            return (f"backend='cupy' runs the fused scan of the exp kernel with a fixed decay; {what} learns "
+                    "through the GEMM K @ X, which backend='torch' runs on any device")
+        if backend == "cupy" and self.step_mode == "s":
+            return "the streaming single step is elementwise torch code; backend='cupy' is for step_mode='m'"
+        return None
 
     def _check_backend_available(self, backend):
         if backend == "cupy":
@@ -142,29 +180,57 @@ class MFNode(MFPNeuronBase):
 
             cupy_backend.check_available()
 
-    # ------------------------------------------------------------------ forward
-    def multi_step_functional_forward(self, inputs, states, **kwargs):
-        (x_seq,) = inputs
-        fixed_exp = self.kernel == "exp" and not self.learnable_decay
-        if self.store_v_seq or not fixed_exp:
-            K = self.kernel_matrix(x_seq.shape[0], dtype=x_seq.dtype, device=x_seq.device)
-        if self.backend == "cupy" and fixed_exp:
+    def _launcher_for(self, x_seq: torch.Tensor):
+        """Which kernel runs the multi-step input ``x_seq``: the one backend decision of this neuron.
+
+        Returns the scan launcher (:mod:`mfp_plugin.backends.scan`), or ``None`` for the GEMM.
+        ``backend="cupy"`` always scans on CUDA (its configuration was checked when it was set);
+        the torch backend scans in C where it can and falls back to the GEMM elsewhere.
+        """
+        if self.backend == "cupy":
             from ..backends import cupy_backend
 
-            spikes = cupy_backend.mf_exp_multi_step(
-                x_seq, float(self.beta), self.v_threshold, self.membrane_bits, self._surrogate
-            )
-            if self.store_v_seq:
-                _, h_tilde, h = mf_multi_step(x_seq.detach(), K, self.v_threshold, self.membrane_bits, self._surrogate, True)
-                self._record(h_tilde, h, append=False)
-        elif self.store_v_seq:
-            spikes, h_tilde, h = mf_multi_step(x_seq, K, self.v_threshold, self.membrane_bits, self._surrogate, True)
-            self._record(h_tilde, h, append=False)
-        elif fixed_exp:
-            # The fused C scan on CPU float tensors, else the GEMM (functional.mf.mf_exp_multi_step).
-            spikes = mf_exp_multi_step(x_seq, float(self.beta), self.v_threshold, self.membrane_bits, self._surrogate)
+            cupy_backend.check_input(x_seq)
+            return cupy_backend.LAUNCHER
+        if self._scans:
+            from ..backends import cpu_kernel
+
+            if cpu_kernel.supports(x_seq):
+                return cpu_kernel.LAUNCHER
+        return None
+
+    # ------------------------------------------------------------------ forward
+    def multi_step_potential(self, x_seq: torch.Tensor):
+        r"""``(spikes, H_tilde, H)`` of a ``[T, B, ...]`` input, by the kernel that ``forward`` runs.
+
+        The potentials come from the same pass as the spikes and are differentiable:
+        a loss on :math:`H` or :math:`\tilde H` reaches the input (:math:`Q_b` passes the
+        gradient straight through). Pure: the module's state is neither read nor written.
+        """
+        spikes, h = self._multi_step(x_seq, return_potential=True)
+        return spikes, transient_potential(h, self.v_threshold, self.membrane_bits), h
+
+    def _multi_step(self, x_seq, return_potential=False):
+        """Spikes, or ``(spikes, H)``, of the kernel that :meth:`_launcher_for` picks."""
+        launcher = self._launcher_for(x_seq)
+        theta, bits, surrogate = self.v_threshold, self.membrane_bits, self._surrogate
+        if launcher is None:
+            K = self.kernel_matrix(x_seq.shape[0], dtype=x_seq.dtype, device=x_seq.device)
+            out = mf_multi_step(x_seq, K, theta, bits, surrogate, return_potential)
+            return (out[0], out[2]) if return_potential else out
+        from ..backends.scan import mf_exp_scan
+
+        return mf_exp_scan(x_seq, launcher, float(self.beta), firing_threshold(theta, bits), surrogate,
+                           return_potential)
+
+    def multi_step_functional_forward(self, inputs, states, **kwargs):
+        (x_seq,) = inputs
+        if self.store_v_seq:
+            spikes, h = self._multi_step(x_seq, return_potential=True)
+            with torch.no_grad():  # recorded detached: no graph for Q_b
+                self._record(transient_potential(h, self.v_threshold, self.membrane_bits), h, append=False)
         else:
-            spikes = mf_multi_step(x_seq, K, self.v_threshold, self.membrane_bits, self._surrogate)
+            spikes = self._multi_step(x_seq)
         # Memory-free: the streaming state is neither read nor written here.
         return (spikes,), states
 

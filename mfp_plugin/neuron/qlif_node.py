@@ -28,6 +28,16 @@ class QLIFNode(MFPNeuronBase):
     :math:`\hat U` persists across calls (SpikingJelly semantics): call
     ``functional.reset_net`` between samples.
 
+    Shapes. ``step_mode="m"``: ``[T, B, ...]`` (at least 2 dims);
+    ``step_mode="s"``: one step ``[B, ...]`` (at least 1 dim), whose shape must
+    match the stored membrane's. The shape alone cannot tell a sequence from a
+    step with one more dim, so set the step mode to match the data.
+
+    Non-finite input (inf or NaN) is a ``ValueError``: the stored membrane would
+    keep it until the next reset (a hard reset of inf gives ``inf * 0 = NaN``),
+    silently ruining every later step. ``tau``, ``v_threshold`` and ``v_reset``
+    must be finite.
+
     :param tau: :math:`\tau`, :math:`\beta = 1 - 1/\tau`
     :param v_threshold: :math:`\theta`
     :param v_reset: hard-reset value, or ``None`` for a soft reset
@@ -62,6 +72,8 @@ class QLIFNode(MFPNeuronBase):
         tau = checks.check_tau(tau, learnable=False)
         if v_reset is not None and (isinstance(v_reset, bool) or not isinstance(v_reset, numbers.Real)):
             raise TypeError(f"v_reset must be a float (hard reset) or None (soft reset), got {v_reset!r}")
+        if v_reset is not None:
+            v_reset = checks.check_finite_float(v_reset, "v_reset")
         if not isinstance(detach_reset, bool):
             raise TypeError(f"detach_reset must be a bool, got {detach_reset!r}")
         super().__init__(step_mode=step_mode, backend=backend, store_v_seq=store_v_seq)
@@ -79,16 +91,18 @@ class QLIFNode(MFPNeuronBase):
     def beta(self) -> float:
         return 1.0 - 1.0 / self.tau
 
-    def _check_state(self, v, x):
-        if v is not None and v.shape != x.shape:
+    def _check_input(self, x, v, step_shape):
+        # A stored membrane never forgets an inf/NaN (a hard reset of inf is inf * 0 = NaN): refuse it here.
+        checks.check_finite(x, "QLIFNode input")
+        if v is not None and v.shape != step_shape:
             raise ValueError(
-                f"QLIFNode input has shape {tuple(x.shape)} per step but its stored membrane has shape "
+                f"QLIFNode input has shape {tuple(step_shape)} per step but its stored membrane has shape "
                 f"{tuple(v.shape)}; call functional.reset_net(net) (or mfp_plugin.reset_states) between samples"
             )
 
     def single_step_functional_forward(self, inputs, states, **kwargs):
         (x,), (v,) = inputs, states
-        self._check_state(v, x)
+        self._check_input(x, v, x.shape)
         spike, v, h = qlif_single_step(
             x, v, self.beta, self.v_threshold, self.v_reset, self.membrane_bits, self._surrogate, self.detach_reset
         )
@@ -97,7 +111,7 @@ class QLIFNode(MFPNeuronBase):
 
     def multi_step_functional_forward(self, inputs, states, **kwargs):
         (x_seq,), (v,) = inputs, states
-        self._check_state(v, x_seq[0])
+        self._check_input(x_seq, v, x_seq.shape[1:])
         args = (x_seq, v, self.beta, self.v_threshold, self.v_reset, self.membrane_bits, self._surrogate, self.detach_reset)
         if self.store_v_seq:
             spikes, v, v_seq, h_seq = qlif_multi_step(*args, return_potential=True)

@@ -1,16 +1,19 @@
 """The fused C scan behind MFNode's torch backend on CPU tensors.
 
-Values and gradients are compared with the independent loop in
+``_scan`` runs the C launcher through the shared autograd Function
+(``backends.scan``), as ``MFNode`` does; ``_gemm`` the pure GEMM form of
+``functional.mf``. Values and gradients are compared with the independent loop in
 ``tests/_reference.py`` (float64) and with the GEMM path (float32), over odd
 shapes, several column blocks and threads, non-contiguous inputs, every
 built-in surrogate, a surrogate evaluated by torch (the fallback kernels),
 a broadcast upstream gradient (``y.sum().backward()``) and outputs large
 enough for the non-temporal stores. A subprocess checks that a missing
-compiler falls back to the GEMM with one warning.
+compiler falls back to the GEMM with one warning; others that a corrupt
+cached library is rebuilt instead of being loaded.
 """
 from __future__ import annotations
 
-import math
+import hashlib
 import os
 import subprocess
 import sys
@@ -21,10 +24,13 @@ import torch
 
 import mfp_plugin as mfp
 from mfp_plugin.backends import cpu_kernel as ck
+from mfp_plugin.backends import scan
 from mfp_plugin.functional import surrogate as sg
-from mfp_plugin.functional.mf import exp_kernel, mf_exp_multi_step, mf_multi_step
+from mfp_plugin.functional.membrane import firing_threshold
+from mfp_plugin.functional.mf import exp_kernel, mf_multi_step
+from mfp_plugin.functional.mf import mf_exp_multi_step as _gemm_form
 
-from _reference import mf_reference
+from _reference import atan_primitive, mf_reference
 
 pytestmark = pytest.mark.skipif(not ck.is_available(), reason="no C compiler: the GEMM path is used")
 
@@ -36,24 +42,23 @@ def kernel_on():
     ck.set_enabled(None)
 
 
+def mf_exp_multi_step(x, beta, theta=1.0, bits=None, surrogate=None, return_potential=False):
+    """The C scan, as MFNode runs it on a CPU tensor (the launcher through ``scan.mf_exp_scan``)."""
+    assert ck.supports(x), "the C scan cannot run this tensor"
+    return scan.mf_exp_scan(x, ck.LAUNCHER, beta, firing_threshold(theta, bits), sg.resolve_surrogate(surrogate),
+                            return_potential)
+
+
 def _gemm(x, beta, theta, bits, surrogate):
-    ck.set_enabled(False)
-    try:
-        return mf_exp_multi_step(x, beta, theta, bits, surrogate)
-    finally:
-        ck.set_enabled(True)
+    return _gemm_form(x, beta, theta, bits, surrogate)
 
 
 def _run_both(x0, beta, theta, bits, surrogate, grad=None):
     """(spikes, grad_x) of the C scan and of the GEMM on copies of ``x0``."""
     out = []
-    for use_kernel in (True, False):
+    for run in (mf_exp_multi_step, _gemm):
         x = x0.detach().clone().requires_grad_(True)
-        ck.set_enabled(use_kernel)
-        try:
-            s = mf_exp_multi_step(x, beta, theta, bits, surrogate)
-        finally:
-            ck.set_enabled(True)
+        s = run(x, beta, theta, bits, surrogate)
         (s.sum() if grad is None else (s * grad).sum()).backward()
         out.append((s.detach(), x.grad))
     return out
@@ -61,17 +66,107 @@ def _run_both(x0, beta, theta, bits, surrogate, grad=None):
 
 def test_dispatch_uses_the_c_scan(kernel_on, monkeypatch):
     calls = []
-    real = ck.mf_exp_multi_step
-    monkeypatch.setattr(ck, "mf_exp_multi_step", lambda *a: calls.append(1) or real(*a))
+    real = scan.ExpScan.apply
+    monkeypatch.setattr(scan.ExpScan, "apply", lambda x, launcher, *a: calls.append(launcher.name) or real(x, launcher, *a))
     x = torch.rand(4, 3, 5)
     mfp.MFNode(tau=2.0)(x)
-    assert calls == [1]
+    assert calls == ["cpu"]
     # Not for: a learnable kernel or decay, and when disabled.
     mfp.MFNode(tau=2.0, kernel="learnable", T=4)(x)
     mfp.MFNode(tau=2.0, learnable_decay=True)(x)
     ck.set_enabled(False)
     mfp.MFNode(tau=2.0)(x)
-    assert calls == [1]
+    assert calls == ["cpu"]
+
+
+def test_the_node_decides_in_one_place(kernel_on, monkeypatch):
+    x = torch.rand(4, 3, 5)
+    assert mfp.MFNode()._launcher_for(x) is ck.LAUNCHER
+    assert mfp.MFNode()._launcher_for(x.half()) is ck.LAUNCHER  # float16: scanned in float32
+    assert mfp.MFNode(kernel="learnable", T=4)._launcher_for(x) is None
+    assert mfp.MFNode(learnable_decay=True)._launcher_for(x) is None
+    monkeypatch.setenv("MFP_CPU_KERNEL", "0")
+    ck.set_enabled(None)
+    assert mfp.MFNode()._launcher_for(x) is None
+    ck.set_enabled(True)
+    assert mfp.MFNode()._launcher_for(x) is ck.LAUNCHER
+
+
+@pytest.mark.parametrize("bits", [None, 2])
+def test_recording_runs_the_same_scan(kernel_on, monkeypatch, bits):
+    # store_v_seq used to leave the C scan for the GEMM: the same spikes bit for bit now, the potential
+    # from the same pass, and the gradient of the unrecorded run.
+    calls = []
+    real = scan.ExpScan.apply
+    monkeypatch.setattr(scan.ExpScan, "apply", lambda x, launcher, *a: calls.append((launcher.name, a[-1])) or real(x, launcher, *a))
+    g = torch.Generator().manual_seed(29)
+    x0 = torch.rand(12, 3, 700, generator=g) * 1.2
+    grad = torch.randn(12, 3, 700, generator=g)
+    runs = []
+    for record in (False, True):
+        x = x0.clone().requires_grad_(True)
+        node = mfp.MFNode(tau=3.0, membrane_bits=bits, store_v_seq=record)
+        s = node(x)
+        (s * grad).sum().backward()
+        runs.append((s.detach(), x.grad, node))
+    assert calls == [("cpu", False), ("cpu", True)]
+    assert torch.equal(runs[0][0], runs[1][0]) and torch.equal(runs[0][1], runs[1][1])
+    node = runs[1][2]
+    # H from the fused pass has the potential kernel's bits: the streaming accumulator's (same rounding).
+    stream = mfp.MFNode(tau=3.0, membrane_bits=bits, step_mode="s", store_v_seq=True)
+    for t in range(12):
+        stream(x0[t])
+    assert torch.equal(node.h_seq, stream.h_seq) and torch.equal(node.v_seq, stream.v_seq)
+
+
+def _bits(t):
+    return t.view({torch.float64: torch.int64, torch.float32: torch.int32, torch.bfloat16: torch.int16}[t.dtype])
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("threads,streamed", [(1, False), (2, False), (2, True)])
+def test_fused_forward_potential_is_bit_exact(kernel_on, monkeypatch, dtype, threads, streamed):
+    # mf_exp_forward_potential_* (spikes and H in one pass) must give the spikes of mf_exp_forward_* and
+    # the H of mf_exp_potential_*, bit for bit, NaN included: over several column blocks, one and two
+    # threads and the non-temporal store path.
+    g = torch.Generator().manual_seed(31)
+    x = (torch.rand(9, 3 * 4099, generator=g) * 1.5).to(dtype)
+    x[4, 17] = float("nan")
+    x[2, 5] = float("inf")
+    monkeypatch.setattr(ck, "_STREAM_MIN_BYTES", 0 if streamed else 1 << 62)
+    monkeypatch.setattr(ck, "_PARALLEL_MIN_ELEMENTS", 0)
+    old = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        s_ref, h_ref, s, h = (torch.full_like(x, -7.0) for _ in range(4))
+        ck.LAUNCHER.forward(x, s_ref, None, 0.7, 0.9)
+        ck.LAUNCHER.potential(x, h_ref, 0.7)
+        ck.LAUNCHER.forward(x, s, h, 0.7, 0.9)
+    finally:
+        torch.set_num_threads(old)
+    assert torch.equal(_bits(s), _bits(s_ref)) and torch.equal(_bits(h), _bits(h_ref))
+    assert torch.isnan(h[4:, 17]).all() and not torch.isnan(h[:4]).any()  # causal: nothing before step 4
+
+
+@pytest.mark.parametrize("surrogate", [sg.ATan(2.0), sg.CallableSurrogate(lambda x: torch.sigmoid(3 * x))],
+                         ids=["atan", "callable"])
+def test_gradient_through_the_potential(kernel_on, surrogate):
+    # A loss on H (MFLeaky's mem) reaches X through the reverse scan: compare with the reference loop.
+    g = torch.Generator().manual_seed(37)
+    x0 = torch.rand(7, 2, 300, generator=g, dtype=torch.float64) * 1.5
+    w_s, w_h = (torch.randn(7, 2, 300, generator=g, dtype=torch.float64) for _ in range(2))
+    x = x0.clone().requires_grad_(True)
+    s, h = mf_exp_multi_step(x, 0.6, 1.0, 2, surrogate, return_potential=True)
+    xr = x0.clone().requires_grad_(True)
+    prim = (lambda z: torch.sigmoid(3 * z)) if isinstance(surrogate, sg.CallableSurrogate) else atan_primitive
+    sr, _, hr = mf_reference(xr, 0.6, 1.0, 2, primitive=prim)
+    torch.testing.assert_close(h.detach(), hr.detach(), rtol=1e-12, atol=1e-12)
+    for loss, loss_ref in (((s * w_s).sum() + (h * w_h).sum(), (sr * w_s).sum() + (hr * w_h).sum()),
+                           ((h * w_h).sum(), (hr * w_h).sum())):
+        x.grad = xr.grad = None
+        (gx,) = torch.autograd.grad(loss, x, retain_graph=True)
+        (gr,) = torch.autograd.grad(loss_ref, xr, retain_graph=True)
+        torch.testing.assert_close(gx, gr, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
@@ -266,12 +361,13 @@ def test_empty_and_inference(kernel_on):
     assert s.tolist() == [[1.0] * 4, [1.0] * 4]  # fires iff H >= 0.5
 
 
-def test_rejects_learnable_beta_and_bad_shape():
+@pytest.mark.parametrize("entry", [mf_exp_multi_step, _gemm_form], ids=["scan", "gemm"])
+def test_rejects_learnable_beta_and_bad_shape(entry):
     beta = torch.tensor(0.5, requires_grad=True)
     with pytest.raises(ValueError, match="fixed decay"):
-        mf_exp_multi_step(torch.rand(3, 4), beta)
+        entry(torch.rand(3, 4), beta)
     with pytest.raises(ValueError, match=r"\[T, \.\.\.\]"):
-        mf_exp_multi_step(torch.rand(0, 4), 0.5)
+        entry(torch.rand(0, 4), 0.5)
     with pytest.raises(TypeError, match="True, False or None"):
         ck.set_enabled("yes")
 
@@ -293,13 +389,16 @@ def test_library_is_cached_by_source_and_cpu():
 def test_missing_compiler_falls_back_to_gemm(tmp_path):
     code = (
         "import warnings, torch\n"
-        "from mfp_plugin.functional.mf import mf_exp_multi_step, mf_multi_step, exp_kernel\n"
+        "import mfp_plugin as mfp\n"
+        "from mfp_plugin.functional.mf import mf_multi_step, exp_kernel\n"
         "from mfp_plugin.backends import cpu_kernel as ck\n"
         "x = torch.rand(5, 40, dtype=torch.float64)\n"
         "with warnings.catch_warnings(record=True) as w:\n"
         "    warnings.simplefilter('always')\n"
-        "    s = mf_exp_multi_step(x, 0.5, 0.8)\n"
-        "    s2 = mf_exp_multi_step(x, 0.5, 0.8)\n"
+        "    node = mfp.MFNode(tau=2.0, v_threshold=0.8)\n"
+        "    s = node(x)\n"
+        "    s2 = node(x)\n"
+        "    assert node._launcher_for(x) is None\n"
         "msgs = [str(m.message) for m in w if 'fused CPU kernel' in str(m.message)]\n"
         "assert len(msgs) == 1, msgs\n"
         "assert 'no C compiler' in msgs[0], msgs\n"
@@ -326,8 +425,8 @@ def test_channels_last_maps_are_scanned_in_place(kernel_on, monkeypatch, dtype):
     x0 = x0.contiguous(memory_format=torch.channels_last).unflatten(0, (T, B))
     assert not x0.is_contiguous()
     seen = []
-    apply = ck._MFExpScan.apply
-    monkeypatch.setattr(ck._MFExpScan, "apply", lambda x, *a: seen.append(x.data_ptr()) or apply(x, *a))
+    apply = scan.ExpScan.apply
+    monkeypatch.setattr(scan.ExpScan, "apply", lambda x, *a: seen.append(x.data_ptr()) or apply(x, *a))
     x = x0.detach().clone().requires_grad_(True)
     s = mf_exp_multi_step(x, 0.5, 1.0, 2)
     assert seen == [x.data_ptr()] and s.stride() == x.stride()
@@ -339,3 +438,69 @@ def test_channels_last_maps_are_scanned_in_place(kernel_on, monkeypatch, dtype):
     (sr * grad.double()).sum().backward()
     assert torch.equal(s.double(), sr.detach())
     torch.testing.assert_close(x.grad.double(), xr.grad, rtol=1e-2 if dtype == torch.bfloat16 else 1e-7, atol=1e-6)
+
+
+_LOAD_CORRUPT = r"""
+import os, sys, shutil
+from pathlib import Path
+import torch
+from mfp_plugin.backends import cpu_kernel as ck
+from mfp_plugin.functional.mf import mf_multi_step, exp_kernel
+import mfp_plugin as mfp
+
+mode, real = sys.argv[1], Path(sys.argv[2])
+path = ck.library_path()                      # under MFP_CACHE_DIR
+path.parent.mkdir(parents=True, exist_ok=True)
+data = real.read_bytes()
+if mode == "empty":
+    path.write_bytes(b"")
+elif mode == "garbage":
+    path.write_bytes(os.urandom(8192))
+elif mode == "truncated":                     # what a crash between write and disk leaves behind
+    path.write_bytes(data[: len(data) // 2])
+elif mode == "truncated-with-checksum":       # ... even next to the checksum of the complete file
+    path.write_bytes(data[: len(data) // 2])
+    shutil.copy(ck.checksum_path(real), ck.checksum_path(path))
+assert ck.is_available(), "the corrupt library was not rebuilt"
+x = torch.rand(5, 3, 40, dtype=torch.float64)
+node = mfp.MFNode(tau=2.0, v_threshold=0.8)
+assert node._launcher_for(x) is ck.LAUNCHER
+assert torch.equal(node(x), mf_multi_step(x, exp_kernel(0.5, 5, dtype=torch.float64), 0.8))
+print("ok", path)
+"""
+
+
+@pytest.mark.parametrize("mode", ["empty", "garbage", "truncated", "truncated-with-checksum"])
+def test_corrupt_cached_library_is_rebuilt(tmp_path, mode):
+    # A zero-length, garbage or truncated .so in the cache used to be mapped as is (a truncated ELF file
+    # kills the process with SIGBUS) and was never rebuilt. Run the load in a subprocess so that a
+    # SIGBUS fails this test instead of pytest.
+    real = ck.library_path()
+    assert real.exists()
+    env = dict(os.environ, MFP_CACHE_DIR=str(tmp_path))
+    root = Path(__file__).resolve().parents[2]
+    env["PYTHONPATH"] = os.pathsep.join([str(root), env.get("PYTHONPATH", "")])
+    proc = subprocess.run([sys.executable, "-c", _LOAD_CORRUPT, mode, str(real)], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, f"exit {proc.returncode}: {proc.stderr[-3000:]}"
+    assert proc.stdout.startswith("ok")
+    built = Path(proc.stdout.split()[1])
+    assert built.parent == tmp_path and built.stat().st_size > 0
+    assert ck._verified(built)  # size and sha256 match the sidecar written with the rebuild
+    assert not list(tmp_path.glob("tmp*"))  # no leftovers of the atomic write
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="names open files through /proc")
+def test_build_is_flushed_and_checksummed(tmp_path, monkeypatch):
+    # The build goes to disk (fsync) before it is renamed into place next to its checksum.
+    synced = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(os.readlink(f"/proc/self/fd/{fd}")) or real_fsync(fd))
+    target = tmp_path / "lib.so"
+    ck._build(target)
+    assert any(Path(p).name.startswith(".lib.so.tmp") for p in synced)  # the private file, before the rename
+    size, digest = ck.checksum_path(target).read_text().split()
+    assert int(size) == target.stat().st_size and digest == hashlib.sha256(target.read_bytes()).hexdigest()
+    assert ck._verified(target)
+    target.write_bytes(target.read_bytes()[:-1])
+    assert not ck._verified(target)

@@ -21,6 +21,8 @@ import torch
 
 import mfp_plugin as mfp
 from mfp_plugin.backends import cupy_backend as cb
+from mfp_plugin.backends import scan
+from mfp_plugin.backends.surrogate_codes import builtin_surrogate
 from mfp_plugin.functional import surrogate as sg
 from mfp_plugin.functional.membrane import firing_threshold
 from mfp_plugin.functional.mf import exp_kernel, mf_multi_step
@@ -73,9 +75,37 @@ def test_module_imports_without_cupy(monkeypatch):
 
 
 # ------------------------------------------------------------------ argument checks
-def test_cpu_input_is_rejected():
+def test_cpu_input_is_rejected(monkeypatch):
     with pytest.raises(ValueError, match="CUDA"):
-        cb.mf_exp_multi_step(torch.zeros(4, 3), 0.5, 1.0, None, None)
+        cb.check_input(torch.zeros(4, 3))
+    # The node runs that check before every multi-step call with backend='cupy': no silent CPU path.
+    monkeypatch.setattr(cb, "check_available", lambda: None)
+    node = mfp.MFNode(backend="cupy")
+    with pytest.raises(ValueError, match="CUDA"):
+        node(torch.zeros(4, 3))
+
+
+def test_cupy_refuses_what_it_cannot_run(monkeypatch):
+    # A learnable kernel or decay learns through the GEMM: backend='cupy' is a clear error at
+    # construction and at assignment, not a silent GEMM.
+    monkeypatch.setattr(cb, "check_available", lambda: None)
+    with pytest.raises(ValueError, match="kernel='learnable'.*GEMM"):
+        mfp.MFNode(kernel="learnable", T=4, backend="cupy")
+    with pytest.raises(ValueError, match="learnable_decay=True.*GEMM"):
+        mfp.MFNode(learnable_decay=True, backend="cupy")
+    node = mfp.MFNode(kernel="learnable", T=4)
+    assert node.supported_backends == ("torch",)
+    with pytest.raises(ValueError, match="supports backend"):
+        node.backend = "cupy"
+    assert node.backend == "torch"
+    assert mfp.MFNode(backend="cupy").supported_backends == ("torch", "cupy")
+
+
+def test_cupy_node_dispatches_to_the_cupy_launcher(monkeypatch):
+    monkeypatch.setattr(cb, "check_available", lambda: None)
+    monkeypatch.setattr(cb, "check_input", lambda x: None)  # pretend the tensor is on a GPU
+    node = mfp.MFNode(backend="cupy")
+    assert node._launcher_for(torch.zeros(3, 2)) is cb.LAUNCHER
 
 
 def test_unsupported_dtype():
@@ -84,15 +114,15 @@ def test_unsupported_dtype():
 
 
 def test_builtin_surrogates():
-    assert cb._builtin_surrogate(sg.ATan(2.0)) == (0, 1.0, math.pi)
-    assert cb._builtin_surrogate(sg.Sigmoid(4.0)) == (1, 4.0, 0.0)
-    assert cb._builtin_surrogate(sg.FastSigmoid(25.0)) == (2, 25.0, 0.0)
-    assert cb._builtin_surrogate(sg.CallableSurrogate(torch.sigmoid)) is None
+    assert builtin_surrogate(sg.ATan(2.0)) == (0, 1.0, math.pi)
+    assert builtin_surrogate(sg.Sigmoid(4.0)) == (1, 4.0, 0.0)
+    assert builtin_surrogate(sg.FastSigmoid(25.0)) == (2, 25.0, 0.0)
+    assert builtin_surrogate(sg.CallableSurrogate(torch.sigmoid)) is None
 
     class MyATan(sg.ATan):  # a subclass may change derivative(): take the torch path
         pass
 
-    assert cb._builtin_surrogate(MyATan()) is None
+    assert builtin_surrogate(MyATan()) is None
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16, torch.bfloat16])
@@ -146,9 +176,10 @@ static inline scalar_t from_acc(const acc_t f) { _Float16 h = (_Float16)f; scala
 # Kernel signatures: P pointer, I int32, L int64, A accumulator float.
 _SIGNATURES = {
     "mf_exp_forward": "PPILAA",
+    "mf_exp_forward_potential": "PPPILAA",
     "mf_exp_potential": "PPILA",
     "mf_exp_reverse_scan": "PPILA",
-    "mf_exp_backward": "PPPILAAIAA",
+    "mf_exp_backward": "PPIPILAAIAA",
 }
 
 
@@ -227,10 +258,10 @@ def emulate(emulated, monkeypatch):
 
 
 def _run_both(x, beta, theta, bits, surrogate, grad_s):
-    """(spikes, grad) of the kernels (through _MFExpCupy) and of the torch reference, on [T, N] input."""
+    """(spikes, grad) of the kernels (the cupy launcher through scan.ExpScan) and of the torch reference, on [T, N] input."""
     T = x.shape[0]
     xa = x.clone().requires_grad_(True)
-    s_a = cb._MFExpCupy.apply(xa, beta, firing_threshold(theta, bits), sg.resolve_surrogate(surrogate))
+    s_a = scan.ExpScan.apply(xa, cb.LAUNCHER, beta, firing_threshold(theta, bits), sg.resolve_surrogate(surrogate), False)
     s_a.backward(grad_s)
     xb = x.clone().requires_grad_(True)
     s_b = mf_multi_step(xb, exp_kernel(beta, T, dtype=x.dtype), theta, bits, surrogate)
@@ -279,9 +310,41 @@ def test_emulated_half_precision(emulate, dtype):
 
 def test_emulated_empty_batch(emulate):
     x = torch.zeros(3, 0, requires_grad=True)
-    s = cb._MFExpCupy.apply(x, 0.5, 1.0, sg.ATan())
+    s = scan.ExpScan.apply(x, cb.LAUNCHER, 0.5, 1.0, sg.ATan(), False)
     s.sum().backward()
     assert s.shape == (3, 0) and x.grad.shape == (3, 0)
+
+
+@pytest.mark.parametrize("surrogate", [None, sg.CallableSurrogate(torch.sigmoid)], ids=["builtin", "callable"])
+def test_emulated_broadcast_gradient(emulate, surrogate):
+    # y.sum().backward(): the kernel reads the one broadcast value (gs_scalar) instead of a [T, N] copy.
+    x = _dyadic(6, 700, torch.float32)
+    xa = x.clone().requires_grad_(True)
+    scan.ExpScan.apply(xa, cb.LAUNCHER, 0.5, 1.0, sg.resolve_surrogate(surrogate), False).sum().backward()
+    xb = x.clone().requires_grad_(True)
+    mf_multi_step(xb, exp_kernel(0.5, 6), 1.0, None, surrogate).sum().backward()
+    torch.testing.assert_close(xa.grad, xb.grad, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
+def test_emulated_forward_potential(emulate, dtype):
+    # Spikes and H in one pass: the bits of mf_exp_forward and mf_exp_potential; a loss on H reaches X.
+    T, N = 9, 513
+    x = _dyadic(T, N, dtype)
+    s_ref, h_ref, s, h = (torch.empty_like(x) for _ in range(4))
+    cb.LAUNCHER.forward(x, s_ref, None, 0.5, 0.75)
+    cb.LAUNCHER.potential(x, h_ref, 0.5)
+    cb.LAUNCHER.forward(x, s, h, 0.5, 0.75)
+    assert torch.equal(s, s_ref) and torch.equal(h, h_ref)
+    assert torch.equal(h, _exact_potential(x, 0.5).to(dtype))  # dyadic: exact, then rounded once to dtype
+    xa = x.double().clone().requires_grad_(True)
+    s_a, h_a = scan.ExpScan.apply(xa, cb.LAUNCHER, 0.5, 0.75, sg.ATan(), True)
+    w = torch.randn(T, N, dtype=torch.float64)
+    ((s_a + h_a) * w).sum().backward()
+    xb = xa.detach().clone().requires_grad_(True)
+    s_b, _, h_b = mf_multi_step(xb, exp_kernel(0.5, T, dtype=torch.float64), 0.75, None, None, True)
+    ((s_b + h_b) * w).sum().backward()
+    torch.testing.assert_close(xa.grad, xb.grad, rtol=1e-10, atol=1e-10)
 
 
 # ------------------------------------------------------------------ on a CUDA device
@@ -385,6 +448,44 @@ def test_gpu_half_precision(dtype):
     xt = x.to(dtype).float().requires_grad_(True)
     node_t(xt).sum().backward()
     torch.testing.assert_close(xc.grad.float(), xt.grad, rtol=2e-2, atol=2e-2)
+
+
+@pytest.mark.cuda
+@needs_gpu
+@pytest.mark.parametrize("bits", [None, 2])
+def test_gpu_recording_runs_the_same_kernel(bits):
+    # store_v_seq=True used to run the GEMM for the potential: now the cupy scan yields it in the same pass.
+    x = torch.randn(8, 3, 500, device="cuda")
+    plain = mfp.MFNode(backend="cupy", membrane_bits=bits)
+    recorded = mfp.MFNode(backend="cupy", membrane_bits=bits, store_v_seq=True)
+    xa, xb = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
+    sa, sb = plain(xa), recorded(xb)
+    assert torch.equal(sa, sb)
+    sa.sum().backward()
+    sb.sum().backward()
+    assert torch.equal(xa.grad, xb.grad)
+    torch.testing.assert_close(recorded.h_seq.double().cpu(), _exact_potential(x, 0.5), rtol=1e-5, atol=1e-5)
+    x[5, 0, 7] = float("nan")  # causal: the steps before it keep their spikes
+    s = recorded(x)
+    assert torch.equal(s[:5], sb[:5]) and torch.isnan(recorded.h_seq[5:, 0, 7]).all()
+
+
+@pytest.mark.cuda
+@needs_gpu
+def test_gpu_mfleaky_runs_the_cupy_kernel():
+    from mfp_plugin.snntorch import MFLeaky
+
+    lif = MFLeaky(beta=0.5, membrane_bits=2, backend="cupy")
+    x = torch.randn(6, 4, 33, device="cuda", requires_grad=True)
+    spk, mem = lif(x)
+    mem_t, steps = lif.init_leaky(), []
+    for t in range(6):
+        spk_t, mem_t = lif(x[t], mem_t)
+        steps.append(spk_t)
+    far = ((_exact_potential(x.detach(), 0.5) - firing_threshold(1.0, 2)).abs() > 1e-4).cuda()
+    assert torch.equal(spk[far], torch.stack(steps)[far])
+    (spk.sum() + mem.sum()).backward()
+    assert torch.isfinite(x.grad).all()
 
 
 @pytest.mark.cuda

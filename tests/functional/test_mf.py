@@ -123,3 +123,64 @@ def test_shape_errors():
         mf_multi_step(torch.zeros(3, 2), torch.zeros(2, 2))
     with pytest.raises(ValueError, match="square"):
         causal_kernel(torch.zeros(3, 4))
+
+
+@pytest.mark.parametrize("bad", [float("inf"), float("-inf"), float("nan")])
+@pytest.mark.parametrize("learnable", [False, True])
+def test_gemm_is_causal_for_non_finite_input(bad, learnable):
+    # 0 * inf = NaN in the kernel's upper triangle used to reach the earlier steps of the same column.
+    T = 6
+    g = torch.Generator().manual_seed(41)
+    K = exp_kernel(0.5, T, dtype=torch.float64)
+    if learnable:
+        K = causal_kernel(K + 0.1 * torch.randn(T, T, generator=g, dtype=torch.float64))
+    x0 = torch.rand(T, 3, 5, generator=g, dtype=torch.float64) * 1.5
+    x0[3, 2, 4] = bad
+    x = x0.clone().requires_grad_(True)
+    s, ht, h = mf_multi_step(x, K, 1.0, 2, return_potential=True)
+    xr = x0.clone().requires_grad_(True)
+    _, ht_ref, h_ref = mf_reference(xr, None, 1.0, 2, kernel=K)
+    assert torch.equal(s, (ht_ref.detach() >= 1.0).double())
+    torch.testing.assert_close(h, h_ref, equal_nan=True)
+    assert torch.isfinite(h[:3]).all() and torch.isfinite(h[:, :2]).all()
+    torch.testing.assert_close(mf_potential(x0, K), h_ref.detach(), equal_nan=True)
+    w = torch.randn(T, 3, 5, generator=g, dtype=torch.float64)
+    (s * w).sum().backward()
+    finite_cols = torch.ones(3, 5, dtype=torch.bool)
+    finite_cols[2, 4] = False
+    assert torch.isfinite(x.grad[:, finite_cols]).all()  # other columns never see it
+
+
+def test_potential_output_is_differentiable():
+    # return_potential used to return detached potentials; now dL/dH joins the spikes' gradient.
+    T = 5
+    K = exp_kernel(0.7, T, dtype=torch.float64)
+    x = (torch.randn(T, 4, 3, dtype=torch.float64) + 0.4).requires_grad_(True)
+    xr = x.detach().clone().requires_grad_(True)
+    s, ht, h = mf_multi_step(x, K, 1.0, 3, return_potential=True)
+    s_ref, ht_ref, h_ref = mf_reference(xr, 0.7, 1.0, 3)
+    w = torch.randn(3, T, 4, 3, dtype=torch.float64)
+    ((s * w[0]).sum() + (ht * w[1]).sum() + (h * w[2]).sum()).backward()
+    ((s_ref * w[0]).sum() + (ht_ref * w[1]).sum() + (h_ref * w[2]).sum()).backward()
+    torch.testing.assert_close(x.grad, xr.grad)
+
+
+def test_functional_core_never_imports_the_backends():
+    # The math stays pure: the kernel choice belongs to the neuron (MFNode._launcher_for).
+    import ast
+    from pathlib import Path
+
+    import mfp_plugin.functional as F
+
+    offenders = []
+    for path in Path(F.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                names = [node.module or ""] + [a.name for a in node.names]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            else:
+                continue
+            if any("backends" in n for n in names):
+                offenders.append(f"{path.name}:{node.lineno}")
+    assert not offenders, offenders

@@ -164,3 +164,101 @@ def test_reassigning_the_surrogate_takes_effect():
     assert x.grad.item() == pytest.approx(4 * torch.sigmoid(torch.tensor(-2.0)).item() * torch.sigmoid(torch.tensor(2.0)).item())
     with pytest.raises(TypeError, match="surrogate_function"):
         mfp.MFNode(surrogate_function="atan")
+
+
+# ---------------------------------------------------------------- one backend decision, causality
+def _paths():
+    """(name, node kwargs, C scan on?) for every kernel the torch backend runs on CPU."""
+    return [("c-scan", {}, True), ("gemm-exp", {}, False), ("gemm-learnable-decay", {"learnable_decay": True}, True),
+            ("gemm-learnable-kernel", {"kernel": "learnable", "T": 6}, True)]
+
+
+@pytest.mark.parametrize("name,kwargs,c_on", _paths(), ids=[p[0] for p in _paths()])
+@pytest.mark.parametrize("record", [False, True])
+@pytest.mark.parametrize("bad", [float("inf"), float("-inf"), float("nan")])
+def test_non_finite_input_never_reaches_back_in_time(name, kwargs, c_on, record, bad):
+    # x[3] = inf used to turn the spikes of steps 0..2 into 0 on the GEMM (0 * inf = NaN in K's upper
+    # triangle), and store_v_seq=True switched to that GEMM: [1,1,1,1] became [0,0,0,1].
+    from mfp_plugin.backends import cpu_kernel as ck
+
+    ck.set_enabled(c_on)
+    try:
+        node = mfp.MFNode(tau=2.0, membrane_bits=2, store_v_seq=record, **kwargs).double()
+        x = torch.full((6, 2, 3), 0.6, dtype=torch.float64)
+        x[3, 1, 2] = bad
+        x.requires_grad_(True)
+        s = node(x)
+        xr = x.detach().clone().requires_grad_(True)
+        kernel = torch.tril(node.kernel_weight.detach()) if "kernel" in kwargs else None
+        s_ref, ht_ref, h_ref = mf_reference(xr, 0.5, 1.0, 2, kernel=kernel)
+        # the reference loop sums causal terms only (its forward value; s_ref is NaN where H is)
+        assert torch.equal(s, (ht_ref.detach() >= 1.0).double())
+        assert torch.equal(s[:3], torch.ones(3, 2, 3, dtype=torch.float64))
+        if record:
+            assert torch.isfinite(node.h_seq[:3]).all() and not torch.isfinite(node.h_seq[3, 1, 2])
+        s.sum().backward()
+        # the gradients of the columns without the bad value are untouched by it
+        good = torch.ones(2, 3, dtype=torch.bool)
+        good[1, 2] = False
+        s_ref.sum().backward()
+        torch.testing.assert_close(x.grad[:, good], xr.grad[:, good])
+        if bad != bad or "kernel" in kwargs:  # NaN (or inf times a kernel weight) propagates: no spikes hidden
+            return
+        torch.testing.assert_close(x.grad[:3, 1, 2], xr.grad[:3, 1, 2])  # finite: sigma'(+-inf) = 0
+    finally:
+        ck.set_enabled(None)
+
+
+def test_recording_does_not_change_the_output_on_any_path():
+    from mfp_plugin.backends import cpu_kernel as ck
+
+    x = torch.full((4, 1, 1), 0.6)
+    x[3] = float("inf")
+    for enabled in (True, False):
+        ck.set_enabled(enabled)
+        try:
+            outs = [mfp.MFNode(membrane_bits=2, store_v_seq=r)(x).flatten().tolist() for r in (False, True)]
+        finally:
+            ck.set_enabled(None)
+        assert outs == [[1.0, 1.0, 1.0, 1.0]] * 2, (enabled, outs)
+
+
+def test_cupy_backend_is_refused_where_it_cannot_run():
+    # Configuration errors come before the availability check: they hold on any machine.
+    with pytest.raises(ValueError, match="kernel='learnable'"):
+        mfp.MFNode(kernel="learnable", T=4, backend="cupy")
+    with pytest.raises(ValueError, match="learnable_decay=True"):
+        mfp.MFNode(learnable_decay=True, backend="cupy")
+    node = mfp.MFNode(learnable_decay=True)
+    assert node.supported_backends == ("torch",)
+    with pytest.raises(ValueError, match="fixed decay"):
+        node.backend = "cupy"
+    node = mfp.MFNode(step_mode="s")
+    with pytest.raises(ValueError, match="step_mode='m'"):
+        node.backend = "cupy"
+
+
+def test_multi_step_potential_is_differentiable_and_pure():
+    node = mfp.MFNode(tau=2.0, membrane_bits=2)
+    x = (torch.rand(5, 3, 4, dtype=torch.float64) * 1.5).requires_grad_(True)
+    s, ht, h = node.multi_step_potential(x)
+    xr = x.detach().clone().requires_grad_(True)
+    s_ref, ht_ref, h_ref = mf_reference(xr, 0.5, 1.0, 2)
+    assert torch.equal(s, s_ref)
+    torch.testing.assert_close(h, h_ref)
+    torch.testing.assert_close(ht, ht_ref)
+    (s.sum() + (h * 0.3).sum() + ht.sum()).backward()
+    (s_ref.sum() + (h_ref * 0.3).sum() + ht_ref.sum()).backward()
+    torch.testing.assert_close(x.grad, xr.grad)
+    assert node.v_seq is None and node.acc is None
+
+
+def test_step_mode_shape_errors_say_what_to_do():
+    with pytest.raises(ValueError, match="step_mode='s'"):
+        mfp.MFNode()(torch.zeros(5))
+    with pytest.raises(ValueError, match="0-dim"):
+        mfp.MFNode(step_mode="s")(torch.zeros(()))
+    node = mfp.MFNode(step_mode="s")
+    node(torch.zeros(2, 3))
+    with pytest.raises(ValueError, match="streaming state"):
+        node(torch.zeros(4, 2, 3))  # a [T, B, N] sequence fed to 's' mode

@@ -71,3 +71,33 @@ def test_bad_inputs():
     assert node.supported_backends == ("torch",)
     with pytest.raises(ValueError, match="supports backend"):
         node.backend = "cupy"
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_non_finite_hyper_parameters_are_refused(value):
+    with pytest.raises(ValueError, match="v_reset must be a finite"):
+        mfp.QLIFNode(v_reset=value)
+    with pytest.raises(ValueError, match="v_threshold"):
+        mfp.QLIFNode(v_threshold=value)
+    with pytest.raises(ValueError, match="tau"):
+        mfp.QLIFNode(tau=value)
+
+
+@pytest.mark.parametrize("step_mode", ["m", "s"])
+def test_non_finite_input_is_refused_before_it_sticks(step_mode):
+    # A NaN (or inf: its hard reset is inf * 0 = NaN) would stay in the stored membrane until reset.
+    node = mfp.QLIFNode(step_mode=step_mode)
+    x = torch.full((3, 2, 4), 0.4)
+    x[1, 0, 2] = float("nan")
+    if step_mode == "m":
+        with pytest.raises(ValueError, match="inf or NaN"):
+            node(x)
+        assert node.v is None  # nothing was stored
+    else:
+        node(x[0])
+        v0 = node.v.clone()
+        with pytest.raises(ValueError, match="inf or NaN"):
+            node(x[1])
+        assert torch.equal(node.v, v0)  # the state is untouched
+        node(x[2])
+        assert torch.isfinite(node.v).all()

@@ -23,6 +23,8 @@
  * at T=16, N=2^20, 2 threads.)
  *
  *   mf_exp_forward_*      S[t] = [A[t] >= theta]                      (reads X, writes S)
+ *   mf_exp_forward_potential_*  S[t] as above and H[t] = A[t]         (reads X, writes S and H: the
+ *                         spikes are the forward's bits, H the potential kernel's, in one pass)
  *   mf_exp_backward_*     g_h[t] = g_s[t] * sigma'(A[t] - theta), then
  *                         g_x[t] = B[t], B[t] = beta * B[t+1] + g_h[t] (reads X, g_s; writes g_x)
  *                         gs_scalar = 1: g_s is one value broadcast over [T, N] (y.sum().backward())
@@ -182,6 +184,22 @@ static void row_scratch_bf16(float *restrict a, const float *restrict gr, uint16
         dst[j] = bf16_round(v);
     }
 }
+/* H rows of the fused forward: the scan row `a` as stored values (bfloat16: rounded as above). */
+static void store_row_f32(const float *restrict a, float *restrict dst, int64_t w)
+{
+    memcpy(dst, a, (size_t)w * sizeof(float));
+}
+
+static void store_row_f64(const double *restrict a, double *restrict dst, int64_t w)
+{
+    memcpy(dst, a, (size_t)w * sizeof(double));
+}
+
+static void store_row_bf16(const float *restrict a, uint16_t *restrict dst, int64_t w)
+{
+    for (int64_t j = 0; j < w; ++j) dst[j] = bf16_round(a[j]);
+}
+
 #define row_scratch_f32(a, gr, dst, w, beta, stream) row_f32(0, a, gr, dst, w, beta, 0, stream)
 #define row_scratch_f64(a, gr, dst, w, beta, stream) row_f64(0, a, gr, dst, w, beta, 0, stream)
 #define LOAD_PLAIN(v) (v)
@@ -262,6 +280,21 @@ int mf_exp_forward_##SUF(const STORE *x, STORE *s, int64_t T, int64_t N, double 
     })                                                                                             \
 }                                                                                                  \
                                                                                                    \
+/* Spikes and potential in one pass: the row's scan is left in `a`, then copied out as H. */        \
+int mf_exp_forward_potential_##SUF(const STORE *x, STORE *s, STORE *h, int64_t T, int64_t N,         \
+                                   double beta_d, double theta_d, int nthreads, int stream)        \
+{                                                                                                  \
+    const REAL beta = (REAL)beta_d, theta = (REAL)theta_d;                                         \
+    FOR_EACH_BLOCK(REAL, 1, {                                                                      \
+        REAL *restrict a = scratch;                                                                \
+        for (int64_t j = 0; j < w; ++j) a[j] = 0;                                                  \
+        for (int64_t t = 0; t < T; ++t) {                                                          \
+            row_##SUF(1, a, x + t * N + c0, s + t * N + c0, w, beta, theta, stream);               \
+            store_row_##SUF(a, h + t * N + c0, w);                                                 \
+        }                                                                                          \
+    })                                                                                             \
+}                                                                                                  \
+                                                                                                   \
 int mf_exp_potential_##SUF(const STORE *x, STORE *h, int64_t T, int64_t N, double beta_d,            \
                            int nthreads, int stream)                                               \
 {                                                                                                  \
@@ -334,7 +367,7 @@ DEFINE_SCANS(f64, double, double, LOAD_PLAIN, exp, fabs)
 DEFINE_SCANS(bf16, uint16_t, float, bf16_load, expf, fabsf)
 
 /* ABI version: the loader checks it, so a stale cached library is never used. */
-int mf_exp_cpu_abi_version(void) { return 5; }
+int mf_exp_cpu_abi_version(void) { return 6; }
 
 /* 1 when built with OpenMP (the columns are split over threads), else 0. */
 int mf_exp_cpu_has_openmp(void)

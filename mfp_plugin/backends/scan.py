@@ -1,0 +1,132 @@
+r"""The fused exp-kernel scan of ``MFNode``: one autograd Function for every device.
+
+For :math:`K[t,i] = \beta^{t-i}` the potential :math:`H = K X` is the scan
+:math:`A[t] = \beta A[t-1] + X[t]` (:math:`A[-1] = 0`), so forward and backward
+are each one pass over ``[T, N]`` instead of a ``T x T`` GEMM (docs/method.md, P2):
+
+* forward: :math:`S[t] = [A[t] \ge \theta']` (and, on request, :math:`H[t] = A[t]`
+  from the same pass); only ``X`` is saved;
+* backward: :math:`g_h[t] = g_s[t]\,\sigma'(A[t] - \theta') + \partial L/\partial H[t]`,
+  then the reverse scan :math:`B[t] = \beta B[t+1] + g_h[t]` gives
+  :math:`\partial L/\partial X = K^\top g_h = B`. The built-in surrogates are
+  evaluated inside the kernel (one fused pass); any other surrogate runs its
+  own torch code on :math:`H` from the potential kernel.
+
+A scan is causal by construction: an inf or NaN at step t changes steps
+:math:`\ge t` only.
+
+What differs between devices is only how a kernel is launched. A *launcher*
+implements five methods over contiguous ``[T, N]`` tensors, with the same
+signature on every device:
+
+* ``scan_dtype(dtype, builtin) -> dtype``: the dtype the kernels read
+  (``builtin``: the surrogate is evaluated in the kernel);
+* ``forward(x, s, h, beta, theta)``: spikes into ``s``; also ``H`` into ``h`` unless ``h`` is None;
+* ``potential(x, h, beta)``: ``H`` into ``h``;
+* ``reverse_scan(g_h, g_x, beta)``: ``B`` into ``g_x`` (``g_h`` may be ``g_x``);
+* ``backward(x, g_s, gs_scalar, g_x, beta, theta, code)``: the fused backward with
+  the built-in surrogate ``code = (kind, p0, p1)``
+  (:func:`~.surrogate_codes.builtin_surrogate`); ``gs_scalar``: ``g_s`` is one value
+  broadcast over ``[T, N]`` (``y.sum().backward()``).
+
+:data:`mfp_plugin.backends.cpu_kernel.LAUNCHER` runs the C library,
+:data:`mfp_plugin.backends.cupy_backend.LAUNCHER` the CUDA kernels. Which one
+runs is decided by :meth:`mfp_plugin.MFNode._launcher_for`.
+"""
+from __future__ import annotations
+
+import torch
+
+from .layout import time_major_rows
+from .surrogate_codes import builtin_surrogate
+
+__all__ = ["ExpScan", "mf_exp_scan"]
+
+
+def _is_broadcast(g: torch.Tensor) -> bool:
+    # y.sum().backward() hands over one value expanded to [T, N]: read it once, copy nothing.
+    return g.dim() == 0 or all(st == 0 for st in g.stride())
+
+
+class ExpScan(torch.autograd.Function):
+    """``S = [scan_beta(X) >= theta']`` (and ``H``) on a contiguous ``[T, N]`` tensor; saves only ``X``.
+
+    ``apply(x_rows, launcher, beta, theta_fire, surrogate, with_potential)`` returns ``S``,
+    or ``(S, H)`` when ``with_potential``; both are differentiable.
+    """
+
+    @staticmethod
+    def forward(ctx, x_rows, launcher, beta, theta_fire, surrogate, with_potential):
+        ctx.set_materialize_grads(False)  # an unused H (recording only) costs nothing in backward
+        s = torch.empty_like(x_rows)
+        h = torch.empty_like(x_rows) if with_potential else None
+        launcher.forward(x_rows, s, h, beta, theta_fire)
+        ctx.save_for_backward(x_rows)
+        ctx.launcher, ctx.beta, ctx.theta_fire, ctx.surrogate = launcher, beta, theta_fire, surrogate
+        return (s, h) if with_potential else s
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_s, grad_h=None):
+        none = (None,) * 5
+        if not ctx.needs_input_grad[0] or (grad_s is None and grad_h is None):
+            return (None,) + none
+        (x,) = ctx.saved_tensors
+        run, beta, theta = ctx.launcher, ctx.beta, ctx.theta_fire
+        if grad_h is not None:
+            # dL/dH enters the reverse scan like g_h does: K^T is linear.
+            grad_h = grad_h.to(x.dtype).contiguous()
+        if grad_s is None:
+            grad_x = torch.empty_like(x)
+            run.reverse_scan(grad_h, grad_x, beta)
+            return (grad_x,) + none
+        grad_s = grad_s.to(x.dtype)
+        gs_scalar = _is_broadcast(grad_s)
+        if not gs_scalar:
+            grad_s = grad_s.contiguous()
+        code = builtin_surrogate(ctx.surrogate)
+        grad_x = torch.empty_like(x)
+        if code is not None:
+            run.backward(x, grad_s, gs_scalar, grad_x, beta, theta, code)
+            if grad_h is not None:
+                extra = torch.empty_like(x)
+                run.reverse_scan(grad_h, extra, beta)
+                grad_x.add_(extra)
+            return (grad_x,) + none
+        # Any other surrogate: H from the scan, sigma' by its own torch code, reverse scan in place.
+        run.potential(x, grad_x, beta)
+        g_h = ctx.surrogate.grad_input_(grad_x.sub_(theta), grad_s.expand_as(grad_x))
+        g_h = g_h.to(x.dtype).contiguous()
+        if grad_h is not None:
+            g_h = g_h.add_(grad_h)
+        run.reverse_scan(g_h, g_h, beta)
+        return (g_h,) + none
+
+
+def mf_exp_scan(x_seq: torch.Tensor, launcher, beta: float, theta_fire: float, surrogate,
+                return_potential: bool = False):
+    r"""Spikes :math:`S[t] = [H[t] \ge \theta']` of an exp-kernel MF layer by a fused scan, ``[T, ...]`` -> ``[T, ...]``.
+
+    :param x_seq: ``[T, ...]`` input on the launcher's device (any dense layout with time
+        outermost is scanned in place: :func:`~.layout.time_major_rows`)
+    :param launcher: the device's launcher (see the module docstring)
+    :param beta: the decay, a float (a learnable decay runs the GEMM)
+    :param theta_fire: :math:`\theta'` (:func:`~mfp_plugin.functional.membrane.firing_threshold`)
+    :param surrogate: a resolved :class:`~mfp_plugin.functional.surrogate.Surrogate`
+    :param return_potential: also return :math:`H` (differentiable), from the same pass
+    :return: spikes, or ``(spikes, H)``, in ``x_seq``'s shape, layout and dtype
+    """
+    if isinstance(beta, torch.Tensor):
+        if beta.requires_grad:
+            raise ValueError("the fused scan takes a fixed decay; a learnable one runs the GEMM "
+                             "(mfp_plugin.functional.mf_multi_step with exp_kernel(beta, T))")
+        beta = beta.item()
+    if x_seq.dim() < 1 or x_seq.shape[0] == 0:
+        raise ValueError(f"x_seq must have shape [T, ...] with T >= 1, got {tuple(x_seq.shape)}")
+    rows, restore = time_major_rows(x_seq)
+    dtype = launcher.scan_dtype(rows.dtype, builtin_surrogate(surrogate) is not None)
+    out = ExpScan.apply(rows.to(dtype), launcher, float(beta), float(theta_fire), surrogate, bool(return_potential))
+    if return_potential:
+        s, h = out
+        return restore(s.to(x_seq.dtype)), restore(h.to(x_seq.dtype))
+    return restore(out.to(x_seq.dtype))
