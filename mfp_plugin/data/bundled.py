@@ -18,29 +18,36 @@ import numpy as np
 
 from .fashion_mnist import FMNIST_MEAN, FMNIST_STD, UInt8ImageDataset
 
-__all__ = ["BUNDLED_FILENAME", "bundled_fmnist_path", "BundledFashionMNIST", "load_bundled_fmnist"]
+__all__ = ["BUNDLED_FILENAME", "bundled_data_path", "bundled_fmnist_path", "BundledFashionMNIST", "load_bundled_fmnist"]
 
 BUNDLED_FILENAME = "fmnist_test_subset.npz"
 
 
-def bundled_fmnist_path() -> Path:
-    """Locate ``model_zoo/data/fmnist_test_subset.npz`` (installed or source tree)."""
+def bundled_data_path(filename: str, env: Optional[str] = None, rebuild: str = "") -> Path:
+    """Locate ``model_zoo/data/<filename>`` (installed or source tree); ``$<env>`` overrides it."""
     candidates = []
-    env = os.environ.get("MFP_BUNDLED_FMNIST")
-    if env:
-        candidates.append(Path(env))
+    override = os.environ.get(env) if env else None
+    if override:
+        candidates.append(Path(override))
     spec = importlib.util.find_spec("model_zoo")  # does not import model_zoo
     if spec is not None and spec.submodule_search_locations:
-        candidates += [Path(p) / "data" / BUNDLED_FILENAME for p in spec.submodule_search_locations]
-    candidates.append(Path(__file__).resolve().parents[2] / "model_zoo" / "data" / BUNDLED_FILENAME)
+        candidates += [Path(p) / "data" / filename for p in spec.submodule_search_locations]
+    candidates.append(Path(__file__).resolve().parents[2] / "model_zoo" / "data" / filename)
     for c in candidates:
         if c.is_file():
             return c
     raise FileNotFoundError(
-        "The bundled Fashion-MNIST subset is missing; looked at:\n"
+        f"The bundled file {filename} is missing; looked at:\n"
         + "\n".join(f"  - {c}" for c in candidates)
-        + "\nReinstall mfp-plugin, or rebuild it with `python scripts/make_fmnist_subset.py` "
-          "(needs the full Fashion-MNIST test files, e.g. `apt-get install dataset-fashion-mnist`).")
+        + f"\nReinstall mfp-plugin{', or ' + rebuild if rebuild else ''}.")
+
+
+def bundled_fmnist_path() -> Path:
+    """Locate ``model_zoo/data/fmnist_test_subset.npz`` (installed or source tree)."""
+    return bundled_data_path(
+        BUNDLED_FILENAME, "MFP_BUNDLED_FMNIST",
+        rebuild="rebuild it with `python scripts/make_fmnist_subset.py` (needs the full Fashion-MNIST "
+                "test files, e.g. `apt-get install dataset-fashion-mnist`)")
 
 
 class BundledFashionMNIST(UInt8ImageDataset):

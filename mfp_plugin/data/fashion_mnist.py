@@ -1,25 +1,22 @@
-"""Fashion-MNIST: a strict IDX reader and a ``torch.utils.data.Dataset``.
+"""Fashion-MNIST: where its IDX files are found, and a ``torch.utils.data.Dataset`` over them.
 
-The IDX format (LeCun et al.) is a big-endian header ``00 00 <dtype> <ndim>``,
-then ``ndim`` big-endian uint32 dimension sizes, then the raw array. Files may
-be gzip-compressed (``.gz``), which is how Fashion-MNIST is distributed.
+Where the files are looked for:
 
-Where the files are looked for, in order:
-
-1. an explicit ``root`` (the four IDX files directly in it, or a
-   torchvision-style ``root/FashionMNIST/raw/`` folder, or ``root/raw/``);
-2. ``/usr/share/datasets/fashion-mnist`` (Debian/Ubuntu package
-   ``dataset-fashion-mnist``);
-3. ``$MFP_DATA`` (same layouts as ``root``).
+* a ``root`` you name is the only place looked at: the four IDX files directly
+  in it, or in ``root/FashionMNIST/raw/`` (torchvision's layout), ``root/raw/``
+  or ``root/fashion-mnist/``. If a split's two files are not there, that is a
+  ``FileNotFoundError`` naming the root, the files and these layouts; no other
+  copy is used in its place.
+* with no ``root``: ``/usr/share/datasets/fashion-mnist`` (Debian/Ubuntu
+  package ``dataset-fashion-mnist``), then ``$MFP_DATA`` (same layouts as ``root``).
 
 ``download=True`` fetches the files with torchvision's downloader into
-``root`` (default ``$MFP_DATA`` or ``~/.cache/mfp_plugin/data``).
+``root/FashionMNIST/raw`` (no root: ``$MFP_DATA`` or ``~/.cache/mfp_plugin/data``).
+The IDX reader itself is :mod:`mfp_plugin.data.idx`.
 """
 from __future__ import annotations
 
-import gzip
 import os
-import struct
 from pathlib import Path
 from typing import Callable, Optional, Sequence, Union
 
@@ -27,8 +24,12 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from .errors import DatasetNotFoundError
+from .idx import IDXError, read_idx, write_idx
+from .roots import default_data_root
+
 __all__ = [
-    "FMNIST_MEAN", "FMNIST_STD", "FMNIST_CLASSES", "FMNIST_FILES", "SYSTEM_DIR",
+    "FMNIST_MEAN", "FMNIST_STD", "FMNIST_CLASSES", "FMNIST_FILES", "FMNIST_URL", "SYSTEM_DIR",
     "IDXError", "read_idx", "write_idx", "find_fashion_mnist_files",
     "load_fashion_mnist_arrays", "FashionMNIST", "normalize_uint8",
 ]
@@ -45,118 +46,24 @@ FMNIST_FILES = {
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
 FMNIST_SIZES = {"train": 60000, "test": 10000}
+#: where ``download=True`` fetches ``<file>.gz`` from (torchvision's mirror; a test checks they agree)
+FMNIST_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
 SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")
 
 PathLike = Union[str, os.PathLike]
 
 
-class IDXError(ValueError):
-    """An IDX file is malformed or does not match what was expected."""
-
-
-# IDX type code -> numpy big-endian dtype
-_IDX_DTYPES = {
-    0x08: np.dtype(">u1"),
-    0x09: np.dtype(">i1"),
-    0x0B: np.dtype(">i2"),
-    0x0C: np.dtype(">i4"),
-    0x0D: np.dtype(">f4"),
-    0x0E: np.dtype(">f8"),
-}
-_IDX_CODES = {v.newbyteorder("=").str: k for k, v in _IDX_DTYPES.items()}
-
-
-def _open_maybe_gzip(path: Path):
-    with open(path, "rb") as fh:
-        head = fh.read(2)
-    if head == b"\x1f\x8b":
-        return gzip.open(path, "rb")
-    return open(path, "rb")
-
-
-def read_idx(path: PathLike, *, expect_ndim: Optional[int] = None,
-             expect_dtype: Optional[str] = None) -> np.ndarray:
-    """Read an IDX file (raw or gzip-compressed) into a numpy array.
-
-    Checks the magic number (two zero bytes, a known type code), the number of
-    dimensions (``expect_ndim``), the element type (``expect_dtype``, e.g.
-    ``"uint8"``) and that the payload holds exactly ``prod(dims)`` elements.
-    Raises :class:`IDXError` with the file name on any mismatch.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"IDX file not found: {path}")
-    try:
-        with _open_maybe_gzip(path) as fh:
-            raw = fh.read()
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:  # truncated/corrupt gzip
-        raise IDXError(f"{path}: cannot decompress/read IDX file ({exc})") from exc
-    if len(raw) < 4:
-        raise IDXError(f"{path}: file too short for an IDX header ({len(raw)} bytes)")
-    zero0, zero1, code, ndim = raw[0], raw[1], raw[2], raw[3]
-    if zero0 != 0 or zero1 != 0 or code not in _IDX_DTYPES:
-        raise IDXError(
-            f"{path}: bad IDX magic number 0x{raw[:4].hex()} "
-            "(expected 00 00 <type code 08/09/0B/0C/0D/0E> <ndim>)")
-    if ndim == 0:
-        raise IDXError(f"{path}: IDX header declares 0 dimensions")
-    if expect_ndim is not None and ndim != expect_ndim:
-        raise IDXError(f"{path}: expected a {expect_ndim}-D IDX array, header says {ndim}-D "
-                       f"(magic 0x{raw[:4].hex()})")
-    header_len = 4 + 4 * ndim
-    if len(raw) < header_len:
-        raise IDXError(f"{path}: truncated IDX header ({len(raw)} bytes, need {header_len})")
-    dims = struct.unpack(">" + "I" * ndim, raw[4:header_len])
-    dtype = _IDX_DTYPES[code]
-    if expect_dtype is not None and dtype.newbyteorder("=") != np.dtype(expect_dtype):
-        raise IDXError(f"{path}: expected element type {expect_dtype}, "
-                       f"header says {dtype.newbyteorder('=').name}")
-    count = int(np.prod(dims, dtype=np.int64))
-    need = count * dtype.itemsize
-    have = len(raw) - header_len
-    if have != need:
-        raise IDXError(f"{path}: IDX payload has {have} bytes but dims {tuple(dims)} "
-                       f"of {dtype.newbyteorder('=').name} need {need} "
-                       f"({'truncated' if have < need else 'trailing data'})")
-    arr = np.frombuffer(raw, dtype=dtype, count=count, offset=header_len)
-    return arr.reshape(dims).astype(dtype.newbyteorder("="), copy=True)
-
-
-def write_idx(path: PathLike, array: np.ndarray, *, compress: Optional[bool] = None) -> Path:
-    """Write ``array`` as an IDX file (gzip-compressed when ``path`` ends in ``.gz``)."""
-    path = Path(path)
-    arr = np.asarray(array)
-    key = arr.dtype.newbyteorder("=").str if arr.dtype.byteorder not in "|" else arr.dtype.str
-    code = _IDX_CODES.get(key)
-    if code is None:
-        raise TypeError(f"IDX cannot store dtype {arr.dtype}; use one of "
-                        f"{sorted(d.newbyteorder('=').name for d in _IDX_DTYPES.values())}")
-    if arr.ndim == 0 or arr.ndim > 255:
-        raise ValueError(f"IDX needs 1..255 dimensions, got shape {arr.shape}")
-    header = bytes([0, 0, code, arr.ndim]) + struct.pack(">" + "I" * arr.ndim, *arr.shape)
-    payload = header + arr.astype(_IDX_DTYPES[code], copy=False).tobytes()
-    if compress is None:
-        compress = path.suffix == ".gz"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if compress:
-        with gzip.open(path, "wb", compresslevel=6) as fh:
-            fh.write(payload)
-    else:
-        path.write_bytes(payload)
-    return path
+def _layouts(base: Path) -> list[Path]:
+    return [base, base / "FashionMNIST" / "raw", base / "raw", base / "fashion-mnist"]
 
 
 def _candidate_dirs(root: Optional[PathLike]) -> list[Path]:
-    def layouts(base: Path) -> list[Path]:
-        return [base, base / "FashionMNIST" / "raw", base / "raw", base / "fashion-mnist"]
-
-    dirs: list[Path] = []
-    if root is not None:
-        dirs += layouts(Path(root).expanduser())
-    dirs.append(SYSTEM_DIR)
+    if root is not None:  # a named root is the only place: never a silent substitute
+        return _layouts(Path(root).expanduser())
+    dirs = [SYSTEM_DIR]
     env = os.environ.get("MFP_DATA")
     if env:
-        dirs += layouts(Path(env).expanduser())
+        dirs += _layouts(Path(env).expanduser())
     return dirs
 
 
@@ -181,7 +88,8 @@ def find_fashion_mnist_files(root: Optional[PathLike] = None,
                              train: Union[bool, str] = True) -> Optional[tuple[Path, Path]]:
     """Return ``(images, labels)`` paths for a split, or ``None`` if not found.
 
-    Both files must sit in the same directory; raw and ``.gz`` are accepted.
+    Looks only under ``root`` when one is given (see the module doc). Both
+    files must sit in the same directory; raw and ``.gz`` are accepted.
     """
     img_stem, lbl_stem = FMNIST_FILES[_split_name(train)]
     for d in _candidate_dirs(root):
@@ -193,17 +101,40 @@ def find_fashion_mnist_files(root: Optional[PathLike] = None,
     return None
 
 
+def _found_there(dirs: list[Path]) -> str:
+    """What Fashion-MNIST files the folders do hold (explains e.g. a test-only folder)."""
+    stems = [s for pair in FMNIST_FILES.values() for s in pair]
+    found = [str(p) for d in dirs if d.is_dir() for s in stems if (p := _find_in(d, s)) is not None]
+    return f"Found there: {', '.join(found)}.\n" if found else ""
+
+
 def _not_found_message(root: Optional[PathLike], split: str, extra: str = "") -> str:
     img_stem, lbl_stem = FMNIST_FILES[split]
-    looked = "\n".join(f"  - {d}" for d in _candidate_dirs(root))
+    dirs = _candidate_dirs(root)
+    looked = "\n".join(f"  - {d}" for d in dirs)
+    needed = (f"Needed files: {img_stem}.gz and {lbl_stem}.gz, both in one folder "
+              f"(raw, un-gzipped files also work).{extra}\n")
+    urls = f"{FMNIST_URL}{img_stem}.gz and {FMNIST_URL}{lbl_stem}.gz"
+    if root is not None:
+        base = Path(root).expanduser()
+        missing = "" if base.is_dir() else " (that folder does not exist)"
+        return (
+            f"Fashion-MNIST ({split} split) not found under root={base}{missing}; a root you name "
+            f"is the only place looked at. {needed}"
+            f"Layouts accepted (the files directly in one of):\n{looked}\n{_found_there(dirs)}"
+            "To provide them, either:\n"
+            f"  - download {urls} (see https://github.com/zalandoresearch/fashion-mnist) into {base}, or\n"
+            "  - pass download=True (CLI: --download) with internet access, or\n"
+            "  - pass no root (CLI: no --data-root) to use the default search: "
+            f"{SYSTEM_DIR} (sudo apt-get install dataset-fashion-mnist), then $MFP_DATA."
+        )
     return (
-        f"Fashion-MNIST ({split} split) not found. Needed files: "
-        f"{img_stem}.gz and {lbl_stem}.gz (raw, un-gzipped files also work).{extra}\n"
-        f"Looked in:\n{looked}\n"
+        f"Fashion-MNIST ({split} split) not found. {needed}"
+        f"Looked in:\n{looked}\n{_found_there(dirs)}"
         "To provide them, either:\n"
         "  - install the Debian/Ubuntu package: sudo apt-get install dataset-fashion-mnist "
         f"(puts them in {SYSTEM_DIR}), or\n"
-        "  - download them from https://github.com/zalandoresearch/fashion-mnist "
+        f"  - download {urls} (see https://github.com/zalandoresearch/fashion-mnist) "
         "and put them in a folder passed as root=/--data-root, or in $MFP_DATA, or\n"
         "  - pass download=True (CLI: --download) with internet access."
     )
@@ -214,13 +145,15 @@ def load_fashion_mnist_arrays(root: Optional[PathLike] = None, train: Union[bool
     """Load one split as ``(images uint8 [N,28,28], labels int64 [N], (img_path, lbl_path))``.
 
     Validates that images are 3-D uint8 of 28x28, labels 1-D uint8 in 0..9 and
-    that both hold the same number of items. ``strict_size=True`` additionally
-    demands the official 60,000/10,000 items.
+    that both hold the same (non-zero) number of items. ``strict_size=True``
+    additionally demands the official 60,000/10,000 items. Malformed files
+    raise :class:`IDXError` naming the file; missing ones
+    :class:`DatasetNotFoundError` (a ``FileNotFoundError``).
     """
     split = _split_name(train)
     found = find_fashion_mnist_files(root, split)
     if found is None:
-        raise FileNotFoundError(_not_found_message(root, split))
+        raise DatasetNotFoundError(_not_found_message(root, split))
     img_path, lbl_path = found
     images = read_idx(img_path, expect_ndim=3, expect_dtype="uint8")
     labels = read_idx(lbl_path, expect_ndim=1, expect_dtype="uint8")
@@ -229,7 +162,9 @@ def load_fashion_mnist_arrays(root: Optional[PathLike] = None, train: Union[bool
     if images.shape[0] != labels.shape[0]:
         raise IDXError(f"label count mismatch: {img_path} has {images.shape[0]} images but "
                        f"{lbl_path} has {labels.shape[0]} labels")
-    if labels.size and labels.max() > 9:
+    if images.shape[0] == 0:
+        raise IDXError(f"{img_path}: holds no images")
+    if labels.max() > 9:
         raise IDXError(f"{lbl_path}: labels must be in 0..9, found {int(labels.max())}")
     if strict_size and images.shape[0] != FMNIST_SIZES[split]:
         raise IDXError(f"{img_path}: expected {FMNIST_SIZES[split]} items, got {images.shape[0]}")
@@ -237,22 +172,26 @@ def load_fashion_mnist_arrays(root: Optional[PathLike] = None, train: Union[bool
 
 
 def default_download_root() -> Path:
-    env = os.environ.get("MFP_DATA")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "mfp_plugin" / "data"
+    """``$MFP_DATA`` or ``~/.cache/mfp_plugin/data`` (kept for existing callers)."""
+    return default_data_root()
 
 
 def _download(root: Optional[PathLike], split: str) -> None:
     """Fetch Fashion-MNIST with torchvision's downloader into ``root/FashionMNIST/raw``."""
     from torchvision.datasets import FashionMNIST as _TVFashionMNIST
 
-    target = Path(root).expanduser() if root is not None else default_download_root()
+    from ..downloads import download_timeout, socket_timeout
+
+    target = Path(root).expanduser() if root is not None else default_data_root()
     try:
-        _TVFashionMNIST(str(target), train=(split == "train"), download=True)
+        with socket_timeout(download_timeout()):  # torchvision's downloader takes no timeout
+            _TVFashionMNIST(str(target), train=(split == "train"), download=True)
     except Exception as exc:  # URLError, socket errors, HTTP errors, md5 mismatch...
-        raise RuntimeError(_not_found_message(
+        raise DatasetNotFoundError(_not_found_message(
             root, split,
-            extra=f"\nDownloading into {target / 'FashionMNIST' / 'raw'} failed "
-                  f"({type(exc).__name__}: {exc}); are you offline?")) from exc
+            extra=f"\nDownloading them from {FMNIST_URL} into {target / 'FashionMNIST' / 'raw'} failed "
+                  f"({type(exc).__name__}: {exc}); are you offline? Then place the files by hand "
+                  "in one of the folders below.")) from exc
 
 
 def normalize_uint8(images: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:

@@ -10,6 +10,18 @@ import torch
 
 from mfp_plugin.data import CIFAR10, get_dataset
 from mfp_plugin.data.torchvision_sets import CIFAR10_MEAN, CIFAR10_STD
+from mfp_plugin.data.verified_pickle import file_md5
+
+
+def trust_fake_folder(monkeypatch, tv_name: str, folder: Path) -> None:
+    """Make torchvision's md5 list (which the loader trusts) list this fake folder's files."""
+    import torchvision.datasets as tvd
+
+    ref = getattr(tvd, tv_name)
+    md5 = {p.name: file_md5(p) for p in folder.iterdir()}
+    for attr in ("train_list", "test_list"):
+        monkeypatch.setattr(ref, attr, [[n, md5[n]] for n, _ in getattr(ref, attr)])
+    monkeypatch.setattr(ref, "meta", dict(ref.meta, md5=md5[ref.meta["filename"]]))
 
 
 def make_tiny_cifar10(root: Path, n_per_batch: int = 4) -> Path:
@@ -63,31 +75,34 @@ def make_tiny_imagefolder(root: Path) -> Path:
     return root
 
 
-def test_cifar10_tiny_folder(tmp_path):
+def test_cifar10_tiny_folder(tmp_path, monkeypatch):
     root = make_tiny_cifar10(tmp_path)
-    train = get_dataset("cifar10", "train", root)
-    test = get_dataset("cifar10", "test", root)
-    assert len(train) == 20 and len(test) == 4
-    x, y = test[1]
-    assert x.shape == (3, 32, 32) and x.dtype == torch.float32 and y == 6
-    # eval transform == ToTensor + Normalize with the CIFAR-10 statistics
-    raw = torch.from_numpy(test.data[1]).permute(2, 0, 1).float() / 255
-    ref = (raw - torch.tensor(CIFAR10_MEAN).view(3, 1, 1)) / torch.tensor(CIFAR10_STD).view(3, 1, 1)
-    assert torch.allclose(x, ref, atol=1e-6)
-    torch.manual_seed(0)
-    xs = torch.stack([train[0][0] for _ in range(8)])  # random crop + flip vary
-    assert xs.shape == (8, 3, 32, 32) and (xs - xs[0]).abs().sum() > 0
-    # the model's pretrained_cfg normalization wins over the dataset default
-    cfg = {"mean": (0.0, 0.0, 0.0), "std": (1.0, 1.0, 1.0), "input_size": (3, 32, 32)}
-    x, _ = get_dataset("cifar10", "test", root, cfg=cfg)[1]
-    assert torch.allclose(x, raw, atol=1e-6)
-    # torchvision's md5 check is available on request (and fails on this fake folder)
+    with monkeypatch.context() as m:  # trust the fake files' hashes here only
+        trust_fake_folder(m, "CIFAR10", root / "cifar-10-batches-py")
+        train = get_dataset("cifar10", "train", root)
+        test = get_dataset("cifar10", "test", root)
+        assert len(train) == 20 and len(test) == 4
+        x, y = test[1]
+        assert x.shape == (3, 32, 32) and x.dtype == torch.float32 and y == 6
+        # eval transform == ToTensor + Normalize with the CIFAR-10 statistics
+        raw = torch.from_numpy(test.data[1]).permute(2, 0, 1).float() / 255
+        ref = (raw - torch.tensor(CIFAR10_MEAN).view(3, 1, 1)) / torch.tensor(CIFAR10_STD).view(3, 1, 1)
+        assert torch.allclose(x, ref, atol=1e-6)
+        torch.manual_seed(0)
+        xs = torch.stack([train[0][0] for _ in range(8)])  # random crop + flip vary
+        assert xs.shape == (8, 3, 32, 32) and (xs - xs[0]).abs().sum() > 0
+        # the model's pretrained_cfg normalization wins over the dataset default
+        cfg = {"mean": (0.0, 0.0, 0.0), "std": (1.0, 1.0, 1.0), "input_size": (3, 32, 32)}
+        x, _ = get_dataset("cifar10", "test", root, cfg=cfg)[1]
+        assert torch.allclose(x, raw, atol=1e-6)
+    # with torchvision's real md5 list the fake folder is refused (verify_md5=True is the only mode)
     with pytest.raises(RuntimeError):
         CIFAR10(root, train=False, verify_md5=True)
 
 
-def test_cifar100_tiny_folder_and_missing(tmp_path):
+def test_cifar100_tiny_folder_and_missing(tmp_path, monkeypatch):
     root = make_tiny_cifar100(tmp_path / "c100")
+    trust_fake_folder(monkeypatch, "CIFAR100", root / "cifar-100-python")
     ds = get_dataset("cifar100", "train", root, augment=False)
     assert len(ds) == 6 and ds[5][1] == 5 and ds[0][0].shape == (3, 32, 32)
     with pytest.raises(RuntimeError, match="cifar-10-batches-py"):
