@@ -29,7 +29,12 @@ from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Tuple, Union
 
 import torch
+from mfp_plugin.quant.layers import QuantLayerMixin
+from spikingjelly.activation_based import base as sj_base
 from torch import Tensor, nn
+
+from .checkpoint import strip_state_dict_prefixes
+from .hub import TIMEOUT_ENV, download_timeout, socket_timeout
 
 __all__ = ["ConversionReport", "TORCHVISION_ARCHS", "load_torchvision_weights",
            "convert_spikingjelly_state_dict", "adapt_input_conv"]
@@ -90,14 +95,10 @@ def _owner_chain(model: nn.Module, key: str) -> List[nn.Module]:
 
 def _classify_extra_key(model: nn.Module, key: str) -> Optional[str]:
     """'neuron' / 'quantizer' for keys a weight source is allowed to lack, else None."""
-    try:
-        from mfp_plugin.quant.layers import QuantLayerMixin
-    except ImportError:  # pragma: no cover - before mfp_plugin.quant exists
-        QuantLayerMixin = None
     chain = _owner_chain(model, key)
     leaf_name = key.rsplit(".", 1)[-1]
     for i, m in enumerate(chain[1:], start=1):
-        if QuantLayerMixin is not None and isinstance(m, QuantLayerMixin):
+        if isinstance(m, QuantLayerMixin):
             # everything below a quant layer except its own weight / bias
             own_param = i == len(chain) - 1 and leaf_name in ("weight", "bias")
             return None if own_param else "quantizer"
@@ -107,14 +108,7 @@ def _classify_extra_key(model: nn.Module, key: str) -> Optional[str]:
 
 
 def _is_neuron(m: nn.Module) -> bool:
-    try:
-        from spikingjelly.activation_based import base
-
-        if isinstance(m, base.MemoryModule):
-            return True
-    except ImportError:  # pragma: no cover
-        pass
-    return type(m).__module__.startswith(("mfp_plugin.neuron", "snntorch"))
+    return isinstance(m, sj_base.MemoryModule) or type(m).__module__.startswith(("mfp_plugin.neuron", "snntorch"))
 
 
 def _reset_quantizers(model: nn.Module) -> None:
@@ -141,11 +135,15 @@ def _torchvision_state_dict(name: str, progress: bool) -> Dict[str, Tensor]:
     except (ValueError, KeyError) as e:
         raise ValueError(f"unknown torchvision weights {name!r}; supported archs: {sorted(TORCHVISION_ARCHS)}") from e
     dst = Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name
+    timeout = download_timeout()
     try:
-        return weights.get_state_dict(progress=progress, check_hash=True)
+        # torchvision's downloader takes no timeout: bound its socket operations
+        with socket_timeout(timeout):
+            return weights.get_state_dict(progress=progress, check_hash=True)
     except (urllib.error.URLError, OSError) as e:
         raise RuntimeError(
-            f"could not download torchvision weights {weights} from {weights.url} ({e}). Offline: put the "
+            f"could not download torchvision weights {weights} from {weights.url} ({e}; each network "
+            f"operation waits at most {timeout:g} s, set {TIMEOUT_ENV} to change). Offline: put the "
             f"file at {dst} (torch.hub cache) or pass a state_dict instead of a name.") from e
 
 
@@ -241,7 +239,7 @@ def convert_spikingjelly_state_dict(sd: Mapping[str, Tensor], arch: str, *,
     ``arch``: ``"spiking_resnet18"``, ``"resnet18"`` or ``"mf_resnet18"`` (same
     for the others). Conv / BN / linear tensors keep their names; neuron
     parameters (e.g. PLIF's ``w``) are dropped because the zoo's neuron is a
-    different model; a ``module.`` prefix is stripped. Returns the new
+    different model; ``module.`` / ``_orig_mod.`` prefixes are stripped. Returns the new
     state_dict (and the dropped keys with ``return_dropped=True``); load it
     with :func:`load_torchvision_weights`, which checks it.
 
@@ -257,10 +255,7 @@ def convert_spikingjelly_state_dict(sd: Mapping[str, Tensor], arch: str, *,
         raise ValueError(f"unsupported SpikingJelly arch {arch!r}; supported: "
                          f"{['spiking_' + a for a in TORCHVISION_ARCHS]}")
     ref = _reference_keys(m.group(1))
-    sd = {k: v for k, v in sd.items() if isinstance(v, Tensor)}
-    for pref in ("module.", "_orig_mod."):
-        if sd and all(k.startswith(pref) for k in sd):
-            sd = {k[len(pref):]: v for k, v in sd.items()}
+    sd = strip_state_dict_prefixes({k: v for k, v in sd.items() if isinstance(v, Tensor)})
     out = {k: v for k, v in sd.items() if k in ref}
     dropped = sorted(k for k in sd if k not in ref)
     missing = sorted(k for k in ref if k not in out and not k.endswith("num_batches_tracked"))

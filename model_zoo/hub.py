@@ -1,8 +1,11 @@
-"""Download and integrity helpers.
+"""Hashing and downloading of checkpoint files.
 
 Files fetched from a URL land in ``torch.hub.get_dir()/checkpoints`` (the
 cache torchvision and timm use) and are checked against a sha256 before use.
-Offline machines: put the file at the path named in the error message.
+Every network operation (connect and each read) gives up after
+:func:`download_timeout` seconds (``MFP_DOWNLOAD_TIMEOUT``, default 60), so a
+server that accepts and never answers cannot hang the caller. Offline
+machines: put the file at the path named in the error message.
 
 >>> import tempfile, os
 >>> from model_zoo.hub import sha256_file
@@ -15,8 +18,12 @@ Offline machines: put the file at the path named in the error message.
 from __future__ import annotations
 
 import hashlib
+import http.client
+import math
 import os
+import shutil
 import urllib.error
+import urllib.request
 import warnings
 from pathlib import Path
 from typing import Optional, Union
@@ -24,12 +31,21 @@ from urllib.parse import urlparse
 
 import torch
 
-__all__ = ["ChecksumError", "sha256_file", "verify_sha256", "is_url", "hub_checkpoint_dir",
-           "download_cached_file"]
+from mfp_plugin.downloads import DEFAULT_DOWNLOAD_TIMEOUT_S, TIMEOUT_ENV, download_timeout, socket_timeout
+
+__all__ = ["ChecksumError", "DownloadError", "sha256_file", "verify_sha256", "is_url", "hub_checkpoint_dir",
+           "cached_file_path", "download_timeout", "socket_timeout", "download_cached_file",
+           "DEFAULT_DOWNLOAD_TIMEOUT_S", "TIMEOUT_ENV"]
+
 
 
 class ChecksumError(RuntimeError):
     """A file's sha256 is not the expected one (corrupt, truncated or tampered)."""
+
+
+class DownloadError(RuntimeError):
+    """A download failed (offline, refused, timed out, HTTP error); the
+    message names the URL and where to put the file by hand."""
 
 
 def sha256_file(path: Union[str, os.PathLike], chunk_size: int = 1 << 20) -> str:
@@ -67,19 +83,68 @@ def hub_checkpoint_dir() -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints"
 
 
+def cached_file_path(url: str, filename: Optional[str] = None) -> Path:
+    """Where :func:`download_cached_file` keeps ``url`` (``filename``, else the
+    URL's base name, in :func:`hub_checkpoint_dir`).
+
+    >>> cached_file_path("https://example.org/w/a.safetensors").name
+    'a.safetensors'
+    """
+    name = filename or os.path.basename(urlparse(url).path)
+    # a URL ending in "/" or "/.." must not name the cache directory itself
+    return hub_checkpoint_dir() / (name if name not in ("", ".", "..") else "checkpoint.bin")
+
+
+def _fetch(url: str, dst: Path, timeout: float, progress: bool) -> None:
+    # An interrupted download never leaves a partial dst behind.
+    from mfp_plugin.atomic_io import atomic_output
+
+    with atomic_output(dst) as tmp:
+        with open(tmp, "wb") as f, urllib.request.urlopen(url, timeout=timeout) as r:
+            if progress:
+                from torch.hub import tqdm
+
+                total = r.headers.get("Content-Length")
+                with tqdm(total=int(total) if total else None, unit="B", unit_scale=True, desc=dst.name) as bar:
+                    for block in iter(lambda: r.read(1 << 20), b""):
+                        f.write(block)
+                        bar.update(len(block))
+            else:
+                shutil.copyfileobj(r, f, 1 << 20)
+
+
+def _is_timeout(e: BaseException) -> bool:
+    return isinstance(e, TimeoutError) or isinstance(getattr(e, "reason", None), TimeoutError)
+
+
+def _download_error(url: str, dst: Path, sha256: Optional[str], timeout: float, e: BaseException) -> DownloadError:
+    if _is_timeout(e):
+        why = f"no answer within the {timeout:g} s timeout; {TIMEOUT_ENV} sets it"
+    else:
+        why = f"{type(e).__name__}: {e}; network timeout {timeout:g} s, {TIMEOUT_ENV} sets it"
+    return DownloadError(
+        f"could not download {dst.name} from {url} ({why}). If this machine is offline, download the file "
+        f"elsewhere and place it at {dst}" + (f" (expected sha256 {sha256})" if sha256 else "")
+        + "; it is then used without a download.")
+
+
 def download_cached_file(url: str, sha256: Optional[str] = None, filename: Optional[str] = None,
-                         progress: bool = False) -> Path:
+                         progress: bool = False, timeout: Optional[float] = None) -> Path:
     """Return a local copy of ``url`` from the hub cache, downloading it if needed.
 
     A cached file whose hash does not match is downloaded again; a fresh
     download that does not match is deleted and :class:`ChecksumError` raised.
-    Network failures raise ``RuntimeError`` naming the file, the URL and the
-    local path where the file can be placed by hand.
+    ``timeout`` (default :func:`download_timeout`) bounds the connect and
+    every read. Network failures raise :class:`DownloadError` naming the
+    file, the URL, the timeout, and the local path where the file can be
+    placed by hand.
     """
     if not is_url(url):
         raise ValueError(f"not a URL: {url!r}")
-    name = filename or os.path.basename(urlparse(url).path) or "checkpoint.bin"
-    dst = hub_checkpoint_dir() / name
+    timeout = download_timeout() if timeout is None else float(timeout)
+    if not (math.isfinite(timeout) and timeout > 0):
+        raise ValueError(f"timeout must be a number of seconds > 0, got {timeout!r}")
+    dst = cached_file_path(url, filename)
     if dst.exists():
         try:
             verify_sha256(dst, sha256)
@@ -88,15 +153,9 @@ def download_cached_file(url: str, sha256: Optional[str] = None, filename: Optio
             warnings.warn(f"{e} Downloading it again.", UserWarning, stacklevel=2)
     dst.parent.mkdir(parents=True, exist_ok=True)
     try:
-        # download_url_to_file writes a temp file next to dst and renames it,
-        # so an interrupted download never leaves a partial dst behind.
-        torch.hub.download_url_to_file(url, os.fspath(dst), hash_prefix=None, progress=progress)
-    except (urllib.error.URLError, OSError, ValueError) as e:
-        raise RuntimeError(
-            f"could not download {name} from {url} ({type(e).__name__}: {e}). If this machine is "
-            f"offline, download the file elsewhere and place it at {dst}"
-            + (f" (expected sha256 {sha256})" if sha256 else "") + "; it is then used without a download."
-        ) from e
+        _fetch(url, dst, timeout, progress)
+    except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as e:
+        raise _download_error(url, dst, sha256, timeout, e) from e
     try:
         verify_sha256(dst, sha256)
     except ChecksumError:

@@ -26,6 +26,8 @@ import inspect
 from typing import Any, Dict, Optional, Sequence, Tuple, Type, Union
 
 import torch
+from mfp_plugin import QuantConv2d, QuantLinear, reset_states
+from mfp_plugin.quant import normalize_bits
 from torch import Tensor, nn
 
 __all__ = [
@@ -40,7 +42,7 @@ __all__ = [
     "resolve_neuron",
     "neuron_name",
     "make_neuron",
-    "reset_model_state",
+    "parse_bits",
     "quant_conv",
     "quant_linear",
     "is_temporal_module",
@@ -252,50 +254,29 @@ def make_neuron(cls: Type[nn.Module], neuron_kwargs: Optional[Dict[str, Any]], T
     return m
 
 
-def reset_model_state(model: nn.Module) -> None:
-    """Reset every stateful neuron under ``model``.
-
-    Uses ``mfp_plugin.reset_states`` (covers our nodes and SpikingJelly's);
-    falls back to SpikingJelly's ``functional.reset_net``.
-    """
-    try:
-        from mfp_plugin import reset_states
-    except ImportError:
-        reset_states = None
-    if reset_states is not None:
-        reset_states(model)
-        return
-    from spikingjelly.activation_based import functional
-
-    functional.reset_net(model)
-
-
-def _quant_classes():
-    try:
-        from mfp_plugin import QuantConv2d, QuantLinear
-    except ImportError as e:  # pragma: no cover - only while mfp_plugin is incomplete
-        raise ImportError("model_zoo needs mfp_plugin.QuantConv2d / QuantLinear") from e
-    return QuantConv2d, QuantLinear
-
-
 def quant_conv(in_ch: int, out_ch: int, k: int, stride: int = 1, padding: int = 0,
                bias: bool = False, bits: Union[int, str, None] = 2) -> nn.Conv2d:
     """``mfp_plugin.QuantConv2d`` (``bits=None`` keeps float weights)."""
-    QuantConv2d, _ = _quant_classes()
     return QuantConv2d(in_ch, out_ch, k, stride=stride, padding=padding, bias=bias, weight_bits=bits)
 
 
 def quant_linear(in_f: int, out_f: int, bias: bool = True, bits: Union[int, str, None] = 2) -> nn.Linear:
     """``mfp_plugin.QuantLinear`` (``bits=None`` keeps float weights)."""
-    _, QuantLinear = _quant_classes()
     return QuantLinear(in_f, out_f, bias=bias, weight_bits=bits)
 
 
-def _check_bits(name: str, bits: Any) -> None:
-    if bits is None or bits == "ternary":
-        return
-    if isinstance(bits, bool) or not isinstance(bits, int) or bits < 1:
-        raise ValueError(f"{name} must be an int >= 1, 'ternary' or None, got {bits!r}")
+def parse_bits(name: str, bits: Any) -> Union[int, str, None]:
+    """``bits`` through :func:`mfp_plugin.quant.normalize_bits` (the one
+    parser: ``1``/``'binary'``, ``'ternary'``, ``2``..``8`` or ``'2'``, ``None``/``'fp'``/``32``),
+    with ``name`` in the error so a bad builder argument is named.
+
+    >>> parse_bits("weight_bits", "binary"), parse_bits("first_last_bits", "fp")
+    (1, None)
+    """
+    try:
+        return normalize_bits(bits)
+    except (TypeError, ValueError) as e:
+        raise type(e)(f"{name}: {e}") from e
 
 
 class SpikingClassifierBase(nn.Module):
@@ -328,20 +309,19 @@ class SpikingClassifierBase(nn.Module):
             raise ValueError(f"T must be >= 1, got {T}")
         if int(in_channels) < 1 or int(num_classes) < 1:
             raise ValueError("in_channels and num_classes must be >= 1")
-        _check_bits("weight_bits", weight_bits)
-        _check_bits("first_last_bits", first_last_bits)
         self.T = int(T)
         self.in_channels = int(in_channels)
         self.num_classes = int(num_classes)
         self.input_type = input_type
-        self.weight_bits = weight_bits
-        self.first_last_bits = first_last_bits
+        # parsed once here; subclasses build their layers from these attributes
+        self.weight_bits = parse_bits("weight_bits", weight_bits)
+        self.first_last_bits = parse_bits("first_last_bits", first_last_bits)
 
     # -- to implement -------------------------------------------------------
-    def _stem(self, x: Tensor) -> Tensor:  # pragma: no cover - abstract
+    def _stem(self, x: Tensor) -> Tensor:
         raise NotImplementedError
 
-    def _body(self, seq: Tensor) -> Tensor:  # pragma: no cover - abstract
+    def _body(self, seq: Tensor) -> Tensor:
         raise NotImplementedError
 
     # -- public -------------------------------------------------------------
@@ -377,9 +357,10 @@ class SpikingClassifierBase(nn.Module):
     def forward_steps(self, x: Tensor) -> Tensor:
         """Per-step logits ``[T, B, num_classes]``."""
         self._check_input(x)
-        # Stateful neurons (SpikingJelly LIF, QLIFNode) would otherwise carry
-        # membrane state from the previous batch into this one.
-        reset_model_state(self)
+        # Reset here rather than leaving it to the caller: stateful neurons
+        # (SpikingJelly LIF, QLIFNode) would otherwise carry membrane state
+        # from the previous batch into this one.
+        reset_states(self)
         if self.input_type == "static":
             seq = repeat_time(self._stem(x), self.T)
         else:

@@ -1,7 +1,7 @@
-"""Pretrained configurations (as data) and checkpoint loading / saving.
+"""Pretrained cards: :class:`PretrainedCfg`, reading card files, locating their weights.
 
-A pretrained config is a JSON object in ``model_zoo/pretrained_cfgs/*.json``
-(one object or a list), read at import::
+A card is a JSON object in ``model_zoo/pretrained_cfgs/*.json`` (a file holds
+one object or a list)::
 
     {"architecture": "mf_vgg_small", "tag": "fmnist_w2",
      "file": "mf_vgg_small.fmnist_w2.safetensors", "sha256": "<64 hex>",
@@ -11,63 +11,74 @@ A pretrained config is a JSON object in ``model_zoo/pretrained_cfgs/*.json``
      "eval_command": "...", "train_command": "...", "license": "Apache-2.0"}
 
 ``file`` is relative to ``model_zoo/weights/``; ``url`` is the fallback
-download location. ``top1`` must be a measured number (``eval_command``
-reproduces it).
+download location; either needs the file's ``sha256`` (a card cannot switch
+verification off). Every field is type-checked; ``top1`` must be a measured
+number (``eval_command`` reproduces it). This module only reads cards: the
+registry (:mod:`model_zoo.registry`) registers them.
 
-Checkpoints are safetensors (preferred: no code can run on load) or torch
-files read with ``torch.load(weights_only=True)``; nothing else is ever
-unpickled.
-
->>> import tempfile, os, torch, model_zoo
->>> m = model_zoo.create_model("mf_vgg_small", T=1)
->>> path = os.path.join(tempfile.mkdtemp(), "m.safetensors")
->>> digest = save_checkpoint(m, path)
->>> m2 = model_zoo.create_model("mf_vgg_small", pretrained=path, checkpoint_sha256=digest)
->>> m2.T
-1
+>>> cfg = PretrainedCfg(architecture="mf_vgg_small", tag="demo", file="demo.safetensors",
+...                     sha256="0" * 64, weight_bits="2", mean=[0.5], std=[0.25])
+>>> cfg.name, cfg.weight_bits, cfg.mean
+('mf_vgg_small.demo', 2, (0.5,))
+>>> PretrainedCfg(architecture="mf_vgg_small", tag="demo", file="demo.safetensors", sha256=None)
+Traceback (most recent call last):
+...
+ValueError: pretrained config 'mf_vgg_small.demo': 'sha256' must be the 64 hex chars of the weights file ... got None
 """
 from __future__ import annotations
 
 import dataclasses
 import json
+import numbers
 import os
-import struct
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
-import torch
-from torch import Tensor, nn
+from mfp_plugin.quant import normalize_bits
 
-from .hub import download_cached_file, is_url, sha256_file, verify_sha256
+from .hub import cached_file_path, download_cached_file, is_url
+
+# Checkpoint I/O lives in model_zoo.checkpoint; it stays importable from here because
+# scripts/publish_checkpoint.py and earlier user code import it from model_zoo.pretrained.
+from .checkpoint import (load_checkpoint, load_state_dict_file, read_checkpoint_metadata,  # noqa: F401
+                         save_checkpoint)
 
 __all__ = [
     "PretrainedCfg",
+    "WeightsNotFoundError",
     "WEIGHTS_DIR",
     "CFG_DIR",
-    "load_pretrained_cfgs",
+    "read_pretrained_cfg_file",
+    "card_claims_in_file",
+    "local_pretrained_file",
     "resolve_pretrained_file",
-    "load_state_dict_file",
-    "read_checkpoint_metadata",
-    "load_checkpoint",
-    "save_checkpoint",
 ]
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 CFG_DIR = Path(__file__).resolve().parent / "pretrained_cfgs"
 
+_HEX = frozenset("0123456789abcdef")
+_OPTIONAL_STR = ("dataset", "neuron", "eval_command", "train_command", "license", "notes")
+_DICTS = ("neuron_kwargs", "model_kwargs", "training")
+
+
+class WeightsNotFoundError(FileNotFoundError, RuntimeError):
+    """A card's weights file is neither shipped nor downloadable. Also a
+    ``RuntimeError``, which is what this raised before."""
+
 
 @dataclass
 class PretrainedCfg:
     """One set of pretrained weights and everything needed to use and
-    reproduce it. ``name`` is ``"architecture.tag"``."""
+    reproduce it. ``name`` is ``"architecture.tag"``. Invalid fields raise
+    ``ValueError`` / ``TypeError`` naming the card and the field."""
 
     architecture: str
     tag: str
     file: Optional[str] = None          # relative to model_zoo/weights/
     url: Optional[str] = None
-    sha256: Optional[str] = None
+    sha256: Optional[str] = None        # required: the card names a file or a url
     dataset: Optional[str] = None
     T: Optional[int] = None
     weight_bits: Union[int, str, None] = 2
@@ -94,30 +105,88 @@ class PretrainedCfg:
             v = getattr(self, k)
             if not isinstance(v, str) or not v or "." in v:
                 raise ValueError(f"PretrainedCfg.{k} must be a non-empty string without '.', got {v!r}")
-        if self.file is None and self.url is None:
-            raise ValueError(f"pretrained config {self.name!r} needs a 'file' or a 'url'")
-        if self.file is not None and (os.path.isabs(self.file) or ".." in Path(self.file).parts):
-            raise ValueError(f"'file' must be relative to model_zoo/weights/, got {self.file!r}")
-        if self.sha256 is not None:
-            s = self.sha256.lower()
-            if len(s) != 64 or any(c not in "0123456789abcdef" for c in s):
-                raise ValueError(f"{self.name}: sha256 must be 64 hex chars, got {self.sha256!r}")
-            self.sha256 = s
-        for k in ("mean", "std", "input_size"):
-            v = getattr(self, k)
-            if v is not None:
-                setattr(self, k, tuple(v))
+        self._check_source()
+        self._check_scalars()
+        self.weight_bits = self._bits("weight_bits")
+        self.first_last_bits = self._bits("first_last_bits")
+        self._check_shapes()
 
     @property
     def name(self) -> str:
         return f"{self.architecture}.{self.tag}"
 
+    def _fail(self, k: str, expected: str, exc: type = TypeError):
+        return exc(f"pretrained config {self.name!r}: {k!r} must be {expected}, got {getattr(self, k)!r}")
+
+    def _check_source(self) -> None:
+        if self.file is None and self.url is None:
+            raise ValueError(f"pretrained config {self.name!r} needs a 'file' or a 'url'")
+        if self.file is not None:
+            if not isinstance(self.file, str) or not self.file:
+                raise self._fail("file", "a non-empty path relative to model_zoo/weights/")
+            if os.path.isabs(self.file) or ".." in Path(self.file).parts:
+                raise ValueError(f"'file' must be relative to model_zoo/weights/, got {self.file!r}")
+        if self.url is not None and not is_url(self.url):
+            raise self._fail("url", "an http(s)://, ftp:// or file:// URL", ValueError)
+        s = self.sha256
+        if not isinstance(s, str) or len(s) != 64 or not set(s.lower()) <= _HEX:
+            raise self._fail("sha256", "the 64 hex chars of the weights file (a card with a 'file' or 'url' "
+                             "is always verified)", ValueError)
+        self.sha256 = s.lower()
+
+    def _check_scalars(self) -> None:
+        for k in _OPTIONAL_STR:
+            if getattr(self, k) is not None and not isinstance(getattr(self, k), str):
+                raise self._fail(k, "a string or null")
+        for k in _DICTS:
+            v = getattr(self, k)
+            if not isinstance(v, dict) or not all(isinstance(x, str) for x in v):
+                raise self._fail(k, "an object with string keys")
+        for k in ("T", "num_classes"):
+            v = getattr(self, k)
+            if v is not None and (not _is_int(v) or v < 1):
+                raise self._fail(k, "an integer >= 1 or null")
+        for k, hi in (("top1", 100.0), ("subset_top1", 100.0), ("size_kib", float("inf"))):
+            v = getattr(self, k)
+            if v is not None and (not _is_number(v) or not 0.0 <= v <= hi):
+                raise self._fail(k, f"a number in [0, {hi:g}] or null")
+        if not isinstance(self.default, bool):
+            raise self._fail("default", "true or false")
+
+    def _bits(self, k: str) -> Union[int, str, None]:
+        try:
+            return normalize_bits(getattr(self, k))
+        except (TypeError, ValueError) as e:
+            raise type(e)(f"pretrained config {self.name!r}: {k!r}: {e}") from e
+
+    def _check_shapes(self) -> None:
+        if self.input_size is not None:
+            v = self.input_size
+            if not isinstance(v, (list, tuple)) or len(v) != 3 or not all(_is_int(x) and x >= 1 for x in v):
+                raise self._fail("input_size", "a list of 3 integers >= 1 ([C, H, W]) or null")
+            self.input_size = tuple(v)
+        channels = self.input_size[0] if self.input_size is not None else None
+        for k in ("mean", "std"):
+            v = getattr(self, k)
+            if v is None:
+                continue
+            ok = isinstance(v, (list, tuple)) and len(v) >= 1 and all(_is_number(x) for x in v)
+            if not ok or (channels is not None and len(v) != channels) or (k == "std" and min(v) <= 0):
+                n = f"{channels} " if channels is not None else ""
+                raise self._fail(k, f"a list of {n}numbers (one per input channel{', > 0' if k == 'std' else ''})")
+            setattr(self, k, tuple(float(x) for x in v))
+
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "PretrainedCfg":
+        if not isinstance(d, Mapping):
+            raise TypeError(f"a pretrained config must be a JSON object, got {type(d).__name__}")
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(d) - known
         if unknown:
             raise ValueError(f"unknown PretrainedCfg field(s) {sorted(unknown)}; known: {sorted(known)}")
+        missing = {"architecture", "tag"} - set(d)
+        if missing:
+            raise ValueError(f"pretrained config lacks the required field(s) {sorted(missing)}")
         return cls(**d)
 
     def to_dict(self) -> Dict[str, Any]:
@@ -142,206 +211,75 @@ class PretrainedCfg:
         return kw
 
 
-def load_pretrained_cfgs(directory: Union[str, os.PathLike] = CFG_DIR, *, register: bool = True,
-                         overwrite: bool = False) -> List[PretrainedCfg]:
-    """Read every ``*.json`` in ``directory`` (sorted) into :class:`PretrainedCfg`
-    objects and, by default, register them. A bad file raises ``ValueError``
-    naming it."""
-    from .registry import register_pretrained_cfg
+def _is_int(v: Any) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
 
-    out: List[PretrainedCfg] = []
-    d = Path(directory)
-    if not d.is_dir():
-        return out
-    for p in sorted(d.glob("*.json")):
-        try:
-            data = json.loads(p.read_text(encoding="utf-8"))
-            items = data if isinstance(data, list) else [data]
-            cfgs = [PretrainedCfg.from_dict(x) for x in items]
-        except (ValueError, TypeError) as e:
-            raise ValueError(f"invalid pretrained config file {p}: {e}") from e
-        for c in cfgs:
-            if register:
-                register_pretrained_cfg(c, overwrite=overwrite)
-            out.append(c)
-    return out
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool)
+
+
+def read_pretrained_cfg_file(path: Union[str, os.PathLike]) -> List[PretrainedCfg]:
+    """The cards of one JSON file (an object or a list of objects). Any
+    problem (unreadable, malformed JSON, an invalid field) raises
+    ``ValueError`` naming the file."""
+    p = Path(path)
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+        items = data if isinstance(data, list) else [data]
+        if not items:
+            raise ValueError("the file holds an empty list")
+        return [PretrainedCfg.from_dict(x) for x in items]
+    except (OSError, UnicodeDecodeError, ValueError, TypeError) as e:
+        raise ValueError(f"invalid pretrained config file {p}: {e}") from e
+
+
+def card_claims_in_file(path: Union[str, os.PathLike]) -> List[Tuple[str, bool]]:
+    """``("arch.tag", may_be_default)`` for each card a file claims, even when
+    it is invalid: from its objects where they parse, else from the
+    ``<arch>.<tag>.json`` file name (so asking for a broken card's tag can
+    name the file). ``may_be_default`` is False only where the object says
+    ``"default": false`` or has no ``default``."""
+    p = Path(path)
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        data = None
+    items = data if isinstance(data, list) else [data]
+    claims = [(f"{x['architecture']}.{x['tag']}", x.get("default", False) is not False) for x in items
+              if isinstance(x, dict) and isinstance(x.get("architecture"), str) and isinstance(x.get("tag"), str)]
+    if not claims and p.stem.count(".") == 1:
+        claims = [(p.stem, True)]
+    return claims
+
+
+def _cache_name(cfg: PretrainedCfg) -> Optional[str]:
+    return Path(cfg.file).name if cfg.file else None
+
+
+def local_pretrained_file(cfg: PretrainedCfg) -> Optional[Path]:
+    """The card's weights file if it is on this machine (shipped in
+    ``model_zoo/weights/`` or already downloaded to the hub cache), else
+    ``None``. Nothing is downloaded or hashed."""
+    if cfg.file is not None and (WEIGHTS_DIR / cfg.file).is_file():
+        return WEIGHTS_DIR / cfg.file
+    if cfg.url is not None:
+        cached = cached_file_path(cfg.url, _cache_name(cfg))
+        if cached.is_file():
+            return cached
+    return None
 
 
 def resolve_pretrained_file(cfg: PretrainedCfg) -> Tuple[Path, Optional[str]]:
     """Local path of ``cfg``'s weights (package file, else download from
-    ``url``) and the sha256 to check it against."""
+    ``url``, sha256-checked) and the sha256 to check it against. Neither
+    available: :class:`WeightsNotFoundError` naming the missing file."""
     if cfg.file is not None:
         p = WEIGHTS_DIR / cfg.file
-        if p.exists():
+        if p.is_file():
             return p, cfg.sha256
         if cfg.url is None:
-            raise RuntimeError(
-                f"weights file for {cfg.name} not found: {p} (no url configured). Install the package "
-                "with its weights or place the file there.")
-    return download_cached_file(cfg.url, sha256=cfg.sha256, filename=cfg.file and Path(cfg.file).name), cfg.sha256
-
-
-# ---------------------------------------------------------------------------
-# checkpoint files
-
-def _is_safetensors(path: Union[str, os.PathLike]) -> bool:
-    # safetensors: u64 little-endian header length, then a JSON header "{..."
-    try:
-        size = os.path.getsize(path)
-        with open(path, "rb") as f:
-            head = f.read(9)
-    except OSError:
-        return False
-    if len(head) < 9:
-        return False
-    (n,) = struct.unpack("<Q", head[:8])
-    return head[8:9] == b"{" and 8 + n <= size
-
-
-_WRAPPER_KEYS = ("state_dict", "model_state_dict", "model", "state_dict_ema", "model_ema", "module")
-
-
-def _unwrap(obj: Any, path) -> Dict[str, Tensor]:
-    if isinstance(obj, Mapping):
-        for k in _WRAPPER_KEYS:
-            if k in obj and isinstance(obj[k], Mapping):
-                return _unwrap(obj[k], path)
-        sd = {k: v for k, v in obj.items() if isinstance(v, Tensor)}
-        if sd:
-            return sd
-    raise ValueError(f"{os.fspath(path)} does not contain a state_dict (found {type(obj).__name__})")
-
-
-def _strip_prefixes(sd: Dict[str, Tensor]) -> Dict[str, Tensor]:
-    # DDP ("module.") and torch.compile ("_orig_mod.") wrappers
-    for pref in ("module.", "_orig_mod."):
-        if sd and all(k.startswith(pref) for k in sd):
-            sd = {k[len(pref):]: v for k, v in sd.items()}
-    return sd
-
-
-def read_checkpoint_metadata(path: Union[str, os.PathLike]) -> Dict[str, str]:
-    """The string metadata of a safetensors file (``{}`` for torch files)."""
-    if not _is_safetensors(path):
-        return {}
-    from safetensors import safe_open
-
-    with safe_open(os.fspath(path), framework="pt") as f:
-        return dict(f.metadata() or {})
-
-
-def load_state_dict_file(path_or_url: Union[str, os.PathLike], sha256: Optional[str] = None,
-                         map_location: Union[str, torch.device] = "cpu") -> Dict[str, Tensor]:
-    """Read a state_dict from a safetensors or torch file (or URL), verifying
-    ``sha256`` first when given. Torch files are read with
-    ``weights_only=True``: a pickle that needs arbitrary classes is refused."""
-    if isinstance(path_or_url, str) and is_url(path_or_url):
-        path = download_cached_file(path_or_url, sha256=sha256)
-    else:
-        path = Path(path_or_url)
-        if not path.exists():
-            raise FileNotFoundError(f"checkpoint not found: {path}")
-        verify_sha256(path, sha256)
-    if _is_safetensors(path):
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
-
-        try:
-            sd = load_file(os.fspath(path), device=str(map_location))
-        except SafetensorError as e:
-            raise RuntimeError(f"corrupt safetensors file {path}: {e}") from e
-    else:
-        try:
-            obj = torch.load(os.fspath(path), map_location=map_location, weights_only=True)
-        except Exception as e:  # UnpicklingError, RuntimeError (bad zip), EOFError...
-            raise RuntimeError(
-                f"could not read {path} as a safetensors or torch checkpoint: {type(e).__name__}: {e}. "
-                "Only plain tensors are accepted (torch.load(weights_only=True)); objects that need "
-                "arbitrary code to unpickle are refused.") from e
-        sd = _unwrap(obj, path)
-    return _strip_prefixes(sd)
-
-
-def load_checkpoint(model: nn.Module, path_or_url: Union[str, os.PathLike], sha256: Optional[str] = None,
-                    strict: bool = True, *, exclude_prefixes: Sequence[str] = ()):
-    """Load weights into ``model`` in place.
-
-    ``sha256``: expected hex digest (a mismatch raises
-    :class:`~model_zoo.hub.ChecksumError` naming both hashes).
-    ``exclude_prefixes``: keys to leave untouched (e.g. a classifier being
-    replaced); they are neither loaded nor reported missing.
-    Returns ``model.load_state_dict``'s ``(missing_keys, unexpected_keys)``.
-
-    >>> import tempfile, os, model_zoo
-    >>> m = model_zoo.create_model("mf_resnet20", T=1)
-    >>> p = os.path.join(tempfile.mkdtemp(), "r20.safetensors")
-    >>> h = save_checkpoint(m, p)
-    >>> load_checkpoint(m, p, sha256=h)
-    <All keys matched successfully>
-    """
-    sd = load_state_dict_file(path_or_url, sha256=sha256)
-    if exclude_prefixes:
-        ex = tuple(exclude_prefixes)
-        sd = {k: v for k, v in sd.items() if not k.startswith(ex)}
-        own = model.state_dict()
-        kept = {k: v for k, v in own.items() if k.startswith(ex)}
-        sd.update(kept)
-    return model.load_state_dict(sd, strict=strict)
-
-
-def _metadata_for(model: Any, metadata: Optional[Mapping[str, Any]]) -> Dict[str, str]:
-    meta: Dict[str, str] = {"format": "pt", "producer": "mfp-plugin model_zoo"}
-    if isinstance(model, nn.Module):
-        if getattr(model, "architecture", None):
-            meta["architecture"] = model.architecture
-        if getattr(model, "model_kwargs", None) is not None:
-            meta["model_kwargs"] = json.dumps(model.model_kwargs, sort_keys=True)
-        if getattr(model, "pretrained_cfg", None) is not None:
-            from .registry import _jsonable
-
-            meta["pretrained_cfg"] = json.dumps(_jsonable(model.pretrained_cfg), sort_keys=True)
-    for k, v in (metadata or {}).items():
-        meta[str(k)] = v if isinstance(v, str) else json.dumps(v, sort_keys=True)
-    return meta
-
-
-def save_checkpoint(model: Union[nn.Module, Mapping[str, Tensor]], path: Union[str, os.PathLike],
-                    metadata: Optional[Mapping[str, Any]] = None) -> str:
-    """Write ``model``'s state_dict as safetensors, atomically, and return its sha256.
-
-    The file is written to a temporary name in the same directory and moved
-    into place with ``os.replace``, so a crash never leaves a half-written
-    checkpoint under ``path``. Non-string ``metadata`` values are stored as
-    JSON; a zoo model also records ``architecture``, ``model_kwargs`` and
-    ``pretrained_cfg`` so ``create_model(arch, pretrained=path)`` rebuilds it.
-    """
-    from safetensors.torch import save_file
-
-    sd = model.state_dict() if isinstance(model, nn.Module) else dict(model)
-    tensors: Dict[str, Tensor] = {}
-    seen = set()
-    for k, v in sd.items():
-        if not isinstance(v, Tensor):
-            continue
-        t = v.detach().to("cpu").contiguous()
-        # safetensors refuses tensors sharing storage (tied weights): copy those
-        ptr = (t.untyped_storage().data_ptr(), t.storage_offset()) if t.numel() else None
-        if ptr is not None and ptr in seen or (ptr is not None and t.untyped_storage().nbytes() != t.numel() * t.element_size()):
-            t = t.clone()
-        if ptr is not None:
-            seen.add(ptr)
-        tensors[k] = t
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata=_metadata_for(model, metadata))
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    return sha256_file(path)
+            raise WeightsNotFoundError(
+                f"weights file for {cfg.name} not found: {p} (the card has no url). Reinstall the package "
+                f"with its weights, or place the file there (sha256 {cfg.sha256}).")
+    return download_cached_file(cfg.url, sha256=cfg.sha256, filename=_cache_name(cfg)), cfg.sha256

@@ -97,10 +97,10 @@ class SpikingResNet(SpikingClassifierBase):
         self.neuron_cls, make_sn = _neuron_factory(neuron, neuron_kwargs, self.T)
         self.stem = stem
         if stem == "imagenet":
-            self.conv1 = quant_conv(in_channels, 64, 7, 2, 3, bias=False, bits=first_last_bits)
+            self.conv1 = quant_conv(in_channels, 64, 7, 2, 3, bias=False, bits=self.first_last_bits)
             self.maxpool: nn.Module = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
         else:
-            self.conv1 = quant_conv(in_channels, 64, 3, 1, 1, bias=False, bits=first_last_bits)
+            self.conv1 = quant_conv(in_channels, 64, 3, 1, 1, bias=False, bits=self.first_last_bits)
             self.maxpool = nn.Identity()
         self.bn1 = nn.BatchNorm2d(64)
         self.sn1 = make_sn()
@@ -109,11 +109,11 @@ class SpikingResNet(SpikingClassifierBase):
             blocks = []
             for j in range(n):
                 stride = 2 if (i > 0 and j == 0) else 1
-                blocks.append(BasicBlock(inplanes, planes, stride, make_sn, weight_bits))
+                blocks.append(BasicBlock(inplanes, planes, stride, make_sn, self.weight_bits))
                 inplanes = planes
             setattr(self, f"layer{i + 1}", nn.Sequential(*blocks))
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
-        self.fc = quant_linear(512, num_classes, bits=first_last_bits)
+        self.fc = quant_linear(512, num_classes, bits=self.first_last_bits)
         _init_weights(self)
         if zero_init_residual:
             for m in self.modules():
@@ -154,7 +154,7 @@ class CifarSpikingResNet(SpikingClassifierBase):
             raise ValueError("layers and widths must have the same length")
         strides = list(strides) if strides is not None else [1] + [2] * (len(layers) - 1)
         self.neuron_cls, make_sn = _neuron_factory(neuron, neuron_kwargs, self.T)
-        self.conv1 = quant_conv(in_channels, stem_width, 3, 1, 1, bias=False, bits=first_last_bits)
+        self.conv1 = quant_conv(in_channels, stem_width, 3, 1, 1, bias=False, bits=self.first_last_bits)
         self.bn1 = nn.BatchNorm2d(stem_width)
         self.sn1 = make_sn()
         inplanes = stem_width
@@ -162,18 +162,18 @@ class CifarSpikingResNet(SpikingClassifierBase):
         for i, (planes, n, s) in enumerate(zip(widths, layers, strides)):
             blocks = []
             for j in range(n):
-                blocks.append(BasicBlock(inplanes, planes, s if j == 0 else 1, make_sn, weight_bits))
+                blocks.append(BasicBlock(inplanes, planes, s if j == 0 else 1, make_sn, self.weight_bits))
                 inplanes = planes
             setattr(self, f"layer{i + 1}", nn.Sequential(*blocks))
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         if hidden_fc:
-            self.fc1 = quant_linear(inplanes, hidden_fc, bits=weight_bits)
+            self.fc1 = quant_linear(inplanes, hidden_fc, bits=self.weight_bits)
             self.sn_fc1 = make_sn()
             inplanes = hidden_fc
         else:
             self.fc1 = None
             self.sn_fc1 = None
-        self.fc = quant_linear(inplanes, num_classes, bits=first_last_bits)
+        self.fc = quant_linear(inplanes, num_classes, bits=self.first_last_bits)
         _init_weights(self)
 
     def _stem(self, x: Tensor) -> Tensor:

@@ -37,7 +37,7 @@ VGG_CFGS: Dict[str, List[Union[int, str]]] = {
     "vgg11": [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
     "vgg13": [64, 64, "M", 128, 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
     "vgg16": [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"],
-    # 28x28 grey-scale nets (Fashion-MNIST / MNIST): 64-64-pool-128-128-pool.
+    # 28x28 grey-scale nets (Fashion-MNIST / MNIST): mf_vgg_small and mf_vgg_mini.
     "small": [64, 64, "M", 128, 128, "M"],
     "mini": [32, "M", 64, 64, "M"],
 }
@@ -70,7 +70,7 @@ class SpikingVGG(SpikingClassifierBase):
             if v == "M":
                 layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
                 continue
-            bits = first_last_bits if first else weight_bits
+            bits = self.first_last_bits if first else self.weight_bits
             layers += [quant_conv(c, int(v), 3, 1, 1, bias=conv_bias, bits=bits), nn.BatchNorm2d(int(v)), make_sn()]
             c, first = int(v), False
         self.features = SeqSequential(*layers)
@@ -78,14 +78,14 @@ class SpikingVGG(SpikingClassifierBase):
         flat = c * pool_size * pool_size
         if hidden_features:
             self.classifier = SeqSequential(
-                quant_linear(flat, hidden_features, bits=weight_bits), make_sn(), TimeSharedDropout(dropout),
-                quant_linear(hidden_features, hidden_features, bits=weight_bits), make_sn(),
+                quant_linear(flat, hidden_features, bits=self.weight_bits), make_sn(), TimeSharedDropout(dropout),
+                quant_linear(hidden_features, hidden_features, bits=self.weight_bits), make_sn(),
                 TimeSharedDropout(dropout),
-                quant_linear(hidden_features, num_classes, bits=first_last_bits),
+                quant_linear(hidden_features, num_classes, bits=self.first_last_bits),
             )
             self.classifier_name = "classifier.6"
         else:
-            self.classifier = SeqSequential(quant_linear(flat, num_classes, bits=first_last_bits))
+            self.classifier = SeqSequential(quant_linear(flat, num_classes, bits=self.first_last_bits))
             self.classifier_name = "classifier.0"
         # Linear layers keep PyTorch's default init: torchvision's N(0, 0.01)
         # is tuned for ReLU and leaves a threshold-1 spiking classifier silent.

@@ -11,6 +11,7 @@ from spikingjelly.activation_based import neuron as sj_neuron
 # VGG-11/13/16 keep their full conv stack; the 4096-wide ImageNet head is
 # shrunk (hidden_features) because building 100M random head weights would
 # dominate the suite; the default head is checked on the meta device below.
+# ``size``: the image side, or (batch-first temporal models) the whole per-sample input shape.
 SMALL = {
     "mf_resnet18": dict(size=16, T=2),
     "mf_resnet34": dict(size=16, T=1),
@@ -21,6 +22,8 @@ SMALL = {
     "mf_vgg16_bn": dict(size=32, T=1, hidden_features=32),
     "mf_vgg_small": dict(size=28, T=2),
     "mf_vgg_mini": dict(size=28, T=2),
+    "mf_seq_mlp": dict(size=(3, 28), T=3),            # [B, T, F] sequences
+    "mf_dvs_net": dict(size=(2, 2, 34, 34), T=2),     # [B, T, 2, H, W] event frames
 }
 
 
@@ -49,7 +52,7 @@ def test_every_registered_model_is_covered():
 def test_model_forward_backward_bits(name):
     model, size = _build(name)
     B = 2
-    x = torch.randn(B, model.in_channels, size, size)
+    x = torch.randn(B, *(size if isinstance(size, tuple) else (model.in_channels, size, size)))
     out = model(x)
     assert out.shape == (B, 5)
     assert torch.isfinite(out).all()

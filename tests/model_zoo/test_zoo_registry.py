@@ -6,8 +6,9 @@ import torch
 
 import model_zoo
 from model_zoo import PretrainedCfg, registry
+from model_zoo.jsonable import to_jsonable
 
-EXPECTED = ["mf_resnet18", "mf_resnet19", "mf_resnet20", "mf_resnet34",
+EXPECTED = ["mf_dvs_net", "mf_resnet18", "mf_resnet19", "mf_resnet20", "mf_resnet34", "mf_seq_mlp",
             "mf_vgg11_bn", "mf_vgg13_bn", "mf_vgg16_bn", "mf_vgg_mini", "mf_vgg_small"]
 
 
@@ -26,7 +27,7 @@ def tmp_pretrained(monkeypatch):
 
 def test_list_models_and_patterns():
     assert model_zoo.list_models() == EXPECTED
-    assert model_zoo.list_models("mf_resnet*") == EXPECTED[:4]
+    assert model_zoo.list_models("mf_resnet*") == EXPECTED[1:5]
     assert model_zoo.list_models(["*vgg1?_bn", "mf_resnet2?"]) == ["mf_resnet20", "mf_vgg11_bn",
                                                                     "mf_vgg13_bn", "mf_vgg16_bn"]
     assert model_zoo.list_models("mf_vgg*", exclude_filters="*_bn") == ["mf_vgg_mini", "mf_vgg_small"]
@@ -65,7 +66,7 @@ def test_overrides_and_default_cfg():
     assert cfg["T"] == 3 and cfg["num_classes"] == 7 and cfg["neuron"] == "mfp_plugin.QLIFNode"
     assert cfg["mean"] == (0.2860,) and cfg["input_size"] == (1, 28, 28) and cfg["tag"] is None
     assert m.model_kwargs["neuron_kwargs"] == {"membrane_bits": 3}
-    json.dumps(m.model_kwargs), json.dumps(registry._jsonable(cfg))  # serialisable
+    json.dumps(m.model_kwargs), json.dumps(to_jsonable(cfg))  # serialisable
     # defaults
     d = model_zoo.create_model("mf_resnet19").pretrained_cfg
     assert d["dataset"] == "cifar10" and d["num_classes"] == 10 and d["input_size"] == (3, 32, 32)
