@@ -11,15 +11,16 @@ from contextlib import contextmanager
 
 import torch
 
-from mfp_plugin.cli.malloc import tune_malloc  # noqa: F401  (re-exported: the scripts call it)
+from mfp_plugin.engine import resolve_device
 
 
 # --------------------------------------------------------------------------- device / env
-def resolve_device(name: str) -> torch.device:
-    """``"cpu"`` or ``"cuda"``; ``"cuda"`` without a CUDA device is an error (no silent fallback)."""
-    if name == "cuda" and not torch.cuda.is_available():
-        raise SystemExit("--device cuda requested but torch.cuda.is_available() is False")
-    return torch.device(name)
+def device_arg(spec: str) -> torch.device:
+    """A benchmark's ``--device`` via :func:`mfp_plugin.engine.resolve_device`; no CUDA is a clean exit."""
+    try:
+        return resolve_device(spec)
+    except ValueError as exc:  # e.g. --device cuda on a machine without CUDA: no silent CPU fallback
+        raise SystemExit(f"error: {exc}") from None
 
 
 def sync(device: torch.device | str) -> None:
@@ -237,5 +238,5 @@ def base_parser(description: str) -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="disable the tqdm progress bar")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-malloc-tune", action="store_true",
-                   help="keep glibc's default mmap threshold (see bench.common.tune_malloc)")
+                   help="keep glibc's default mmap threshold (see mfp_plugin.engine.tune_malloc)")
     return p

@@ -23,6 +23,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from mfp_plugin.engine import tune_malloc
+
 from . import common
 
 VGG11 = [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"]
@@ -232,9 +234,9 @@ def main(argv=None) -> dict:
                    help="stop a row's timed repeats after this many seconds (>= 1 repeat); --quick: 8")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
-    malloc_tuned = False if args.no_malloc_tune else common.tune_malloc()
+    malloc_tuned = False if args.no_malloc_tune else tune_malloc()
     torch.manual_seed(args.seed)
-    device = common.resolve_device(args.device)
+    device = common.device_arg(args.device)
     Ts = args.T or [4, 16]
     batch = args.batch or (8 if args.quick else (128 if device.type == "cuda" else 32))
     width = args.width or (0.25 if args.quick else 1.0)

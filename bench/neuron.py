@@ -17,6 +17,8 @@ import warnings
 
 import torch
 
+from mfp_plugin.engine import tune_malloc
+
 from . import common
 from .reference_qsnn import VanillaQSNN
 
@@ -300,9 +302,9 @@ def main(argv=None) -> dict:
                    help="stop a row's timed repeats after this many seconds (>= 1 repeat); --quick: 8")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
-    malloc_tuned = False if args.no_malloc_tune else common.tune_malloc()
+    malloc_tuned = False if args.no_malloc_tune else tune_malloc()
     torch.manual_seed(args.seed)
-    device = common.resolve_device(args.device)
+    device = common.device_arg(args.device)
     Ts = args.T or DEFAULT_T
     N = args.N or DEFAULT_N
     repeats = args.repeats or (3 if args.quick else 7)

@@ -1,7 +1,7 @@
 """Time the training step that ``mfp train`` runs, on a zoo model, and estimate an epoch.
 
 The model is built exactly as ``mfp train`` builds it (the same option names and
-``model_overrides``); one step is ``reset; autocast? forward; CE loss; backward; Adam``
+``mfp_plugin.engine.model_overrides``); one step is ``reset; autocast? forward; CE loss; backward; Adam``
 on random inputs of the model's input size (the data does not change the time).
 
     PYTHONPATH=. python -m bench.train_step --model mf_vgg_small --neuron mf \\
@@ -18,11 +18,12 @@ import math
 import torch
 from torch import nn
 
-from bench.common import base_parser, environment, resolve_device, time_fn, tune_malloc, write_json
+from bench.common import base_parser, device_arg, environment, time_fn, write_json
+from mfp_plugin.engine import tune_malloc
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from mfp_plugin.cli.train import add_model_options
+    from mfp_plugin.engine.options import add_model_options
 
     p = base_parser(__doc__.splitlines()[0])
     p.add_argument("--model", default="mf_vgg_small", help="a model_zoo architecture")
@@ -38,8 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
 def make_step(args, device: torch.device):
     """(step function, model) for the configuration in ``args``."""
     import model_zoo
-    from mfp_plugin.cli.evaluate import autocast_dtype, reset_model_state
-    from mfp_plugin.cli.train import model_overrides
+    from mfp_plugin import reset_states
+    from mfp_plugin.engine import autocast_dtype, model_overrides
 
     torch.manual_seed(args.seed)
     model = model_zoo.create_model(args.model, **model_overrides(args)).to(device).train()
@@ -47,6 +48,8 @@ def make_step(args, device: torch.device):
         model.to(memory_format=torch.channels_last)
     cfg = getattr(model, "pretrained_cfg", None) or {}
     size = tuple(cfg.get("input_size") or (3, 32, 32))
+    if cfg.get("input_type") in ("sequence", "events"):  # batch-first temporal models take [B, T, ...]
+        size = (model.T, *size)
     classes = int(cfg.get("num_classes") or 10)
     x = torch.rand(args.batch, *size, device=device)
     y = torch.randint(0, classes, (args.batch,), device=device)
@@ -56,7 +59,7 @@ def make_step(args, device: torch.device):
     scaler = torch.amp.GradScaler(device.type, enabled=args.amp and device.type == "cuda")
 
     def step():
-        reset_model_state(model)
+        reset_states(model)
         with torch.autocast(device_type=device.type, dtype=amp_dtype, enabled=args.amp):
             loss = loss_fn(model(x).float(), y)
         opt.zero_grad(set_to_none=True)
@@ -68,7 +71,7 @@ def make_step(args, device: torch.device):
 
 
 def run(args) -> dict:
-    device = resolve_device(args.device)
+    device = device_arg(args.device)
     if device.type == "cpu":
         torch.set_num_threads(args.threads)
         if not args.no_malloc_tune:

@@ -169,11 +169,11 @@ def _row_result(key: str, runs: Path, epochs: int, seed: int = RECIPE["seed"]) -
         res["epoch_seconds"] = sum(float(r["epoch_seconds"]) for r in log) / len(log)
         res["curve"] = [float(r["test_acc"]) for r in log]
     import model_zoo
-    from mfp_plugin.cli.train import model_overrides
+    from mfp_plugin.engine import model_overrides
     from mfp_plugin.quant import model_size
 
-    ns = argparse.Namespace(T=RECIPE["T"], weight_bits=wb, first_last_bits=flb, neuron=neuron, membrane_bits=mb)
-    model = model_zoo.create_model(MODEL, **model_overrides(ns))
+    options = dict(T=RECIPE["T"], weight_bits=wb, first_last_bits=flb, neuron=neuron, membrane_bits=mb)
+    model = model_zoo.create_model(MODEL, **model_overrides(options))
     size = model_size(model)
     res["size_kib"] = size.total_kib
     res["weight_kib"] = size.weight_bits / 8 / 1024

@@ -20,7 +20,6 @@ Usage:  python scripts/make_fmnist_subset.py [--root DIR] [--out PATH]
 from __future__ import annotations
 
 import argparse
-import hashlib
 import sys
 from pathlib import Path
 
@@ -30,14 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from mfp_plugin.data.fashion_mnist import load_fashion_mnist_arrays  # noqa: E402
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+from model_zoo import sha256_file  # noqa: E402
 
 
 def save_npz_deterministic(path: Path, **arrays) -> None:

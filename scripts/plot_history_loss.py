@@ -74,9 +74,9 @@ def capture_layer_input(model: torch.nn.Module, layer: str, image: torch.Tensor)
     seen = []
     handle = node.register_forward_pre_hook(lambda m, inp: seen.append(inp[0].detach().clone()))
     try:
-        from model_zoo.layers import reset_model_state
+        from mfp_plugin import reset_states
 
-        reset_model_state(model)
+        reset_states(model)
         with torch.no_grad():
             model.eval()(image)
     finally:

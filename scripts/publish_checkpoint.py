@@ -54,9 +54,9 @@ def publish(run: Path, tag: str, *, default: bool = False, hardware: str | None 
             weights_dir: Path | None = None, cfg_dir: Path | None = None, data_root: str | None = None,
             limit: int | None = None) -> dict:
     import model_zoo
-    from model_zoo.pretrained import CFG_DIR, WEIGHTS_DIR, PretrainedCfg, save_checkpoint
-    from mfp_plugin.cli.evaluate import evaluate_model
-    from mfp_plugin.cli.train import model_overrides
+    from model_zoo import PretrainedCfg, save_checkpoint
+    from model_zoo.pretrained import CFG_DIR, WEIGHTS_DIR
+    from mfp_plugin.engine import evaluate, model_overrides
     from mfp_plugin.data import get_dataset
     from mfp_plugin.quant import model_size
 
@@ -69,8 +69,7 @@ def publish(run: Path, tag: str, *, default: bool = False, hardware: str | None 
         raise SystemExit(f"error: {run} stopped at epoch {ckpt['epoch']} of {conf['epochs']}; finish it with "
                          f"`mfp train --output {run} --resume` first")
     arch = conf["model"]
-    model = model_zoo.create_model(arch, **model_overrides(argparse.Namespace(**{
-        k: conf.get(k) for k in ("T", "weight_bits", "first_last_bits", "neuron", "membrane_bits", "num_classes")})))
+    model = model_zoo.create_model(arch, **model_overrides(conf))
     model.load_state_dict(ckpt["model"])
     model.eval()
     name = f"{arch}.{tag}"
@@ -85,7 +84,7 @@ def publish(run: Path, tag: str, *, default: bool = False, hardware: str | None 
         if limit is not None:
             ds = torch.utils.data.Subset(ds, range(min(limit, len(ds))))
         loader = torch.utils.data.DataLoader(ds, batch_size=256, shuffle=False)
-        res = evaluate_model(model, loader, device, progress=True, desc=f"eval {dataset}")
+        res = evaluate(model, loader, device, progress=True, desc=f"eval {dataset}")
         return round(float(res["top1"]), 2), int(res["n"])
 
     full, n_full = top1("fmnist", data_root)

@@ -10,4 +10,4 @@ echo "== pytest, SpikingJelly 2.x =="
 "$PY" -m pytest -q "$@"
 echo "== pytest, SpikingJelly 0.0.0.0.14 =="
 PYTHONPATH="$PWD/.sj-legacy${PYTHONPATH:+:$PYTHONPATH}" "$PY" -m pytest -q \
-    tests/functional tests/neuron tests/integration tests/quant "$@"
+    tests/functional tests/neuron tests/integration tests/quant tests/deploy "$@"

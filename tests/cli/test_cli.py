@@ -13,7 +13,7 @@ import torch
 
 import model_zoo
 from mfp_plugin.cli import main
-from mfp_plugin.cli.train import neuron_override
+from mfp_plugin.cli.checks import neuron_override
 from _fake_data import write_fake_fmnist
 
 REPO = Path(__file__).resolve().parents[2]
@@ -140,7 +140,7 @@ def test_channels_last_keeps_every_conv_input_nhwc_and_is_part_of_the_run(fake_f
 
 
 def test_bits_options_accept_fp_and_reject_nonsense(fake_fmnist, tmp_path, capsys):
-    from mfp_plugin.cli.train import model_overrides
+    from mfp_plugin.engine import model_overrides
     from mfp_plugin.quant import QuantConv2d
 
     ns = type("A", (), {"weight_bits": "fp", "first_last_bits": "fp", "T": 1})()
@@ -154,7 +154,7 @@ def test_bits_options_accept_fp_and_reject_nonsense(fake_fmnist, tmp_path, capsy
 
 
 def test_evaluate_model_records_no_graph():
-    from mfp_plugin.cli.evaluate import evaluate_model
+    from mfp_plugin.engine import evaluate as evaluate_model
 
     grad_modes = []
     model = model_zoo.create_model(MODEL, T=1)

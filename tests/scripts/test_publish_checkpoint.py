@@ -10,7 +10,7 @@ import torch
 
 import model_zoo
 from mfp_plugin.cli import main as mfp
-from mfp_plugin.cli.evaluate import evaluate_model
+from mfp_plugin.engine import evaluate as evaluate_model
 from _fake_data import write_fake_fmnist
 from mfp_plugin.data import get_dataset
 
@@ -48,7 +48,7 @@ def test_publish_round_trip(fake_fmnist, tmp_path, monkeypatch):
 
     # Registered, the entry rebuilds the same net, verifies its hash and reproduces its numbers.
     monkeypatch.setattr("model_zoo.pretrained.WEIGHTS_DIR", tmp_path / "w")
-    model_zoo.pretrained.load_pretrained_cfgs(tmp_path / "c")
+    model_zoo.load_pretrained_cfgs(tmp_path / "c")
     try:
         m = model_zoo.create_model("mf_vgg_mini.t1", pretrained=True)
         ref = torch.load(run / "last.pt", weights_only=True)["model"]

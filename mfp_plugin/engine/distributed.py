@@ -1,8 +1,12 @@
-"""Data-parallel helpers for ``mfp train`` under ``torchrun``.
+"""Data-parallel helpers for the :class:`~mfp_plugin.engine.Trainer` under ``torchrun``.
 
 Launch: ``torchrun --nproc_per_node N -m mfp_plugin train ...`` (or
 ``python -m torch.distributed.run ...``). The backend is NCCL when the run
 uses CUDA and gloo on CPU. Only rank 0 prints progress and writes files.
+
+>>> info = setup("cpu")          # not under torchrun: one process, nothing initialised
+>>> info.world_size, info.is_main, all_reduce_sum([1.0, 2.0], info)
+(1, True, [1.0, 2.0])
 """
 from __future__ import annotations
 
@@ -13,11 +17,15 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from .device import resolve_device
+
 __all__ = ["DistInfo", "env_world_size", "setup", "cleanup", "all_reduce_sum", "barrier", "broadcast_object"]
 
 
 @dataclass
 class DistInfo:
+    """One process's place in a data-parallel run (a single process on ``device`` by default)."""
+
     rank: int = 0
     local_rank: int = 0
     world_size: int = 1
@@ -34,21 +42,8 @@ class DistInfo:
 
 
 def env_world_size() -> int:
+    """``$WORLD_SIZE`` (set by torchrun), 1 otherwise."""
     return int(os.environ.get("WORLD_SIZE", "1"))
-
-
-def resolve_device(spec: str, local_rank: int = 0) -> torch.device:
-    spec = (spec or "auto").lower()
-    if spec == "auto":
-        spec = "cuda" if torch.cuda.is_available() else "cpu"
-    if spec == "cuda":
-        if not torch.cuda.is_available():
-            raise SystemExit("error: --device cuda requested but CUDA is not available")
-        return torch.device("cuda", local_rank % max(torch.cuda.device_count(), 1))
-    dev = torch.device(spec)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise SystemExit(f"error: --device {spec} requested but CUDA is not available")
-    return dev
 
 
 def setup(device_spec: str = "auto", timeout_s: int = 1800) -> DistInfo:

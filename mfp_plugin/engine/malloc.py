@@ -1,4 +1,4 @@
-"""glibc allocator tuning for CPU training and benchmarks."""
+"""glibc allocator tuning for CPU training, evaluation and benchmarks."""
 from __future__ import annotations
 
 __all__ = ["tune_malloc"]
