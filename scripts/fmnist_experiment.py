@@ -31,16 +31,12 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
-import platform
 import shlex
-import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from experiment_runs import REPO, hardware, launch_train, replace_block  # this folder is on sys.path when run as a script
 MODEL = "mf_vgg_mini"
 DEFAULT_RUNS = REPO / "runs" / "fmnist_experiment"
 
@@ -102,31 +98,8 @@ def _run_row(key: str, runs: Path, epochs: int, threads: int, amp: bool, extra: 
     out.mkdir(parents=True, exist_ok=True)
     if _epochs_done(out) >= epochs:
         return key, 0
-    argv = train_argv(key, out, epochs, amp, seed) + extra
-    if (out / "last.pt").is_file():  # continue: every run-defining option comes from last.pt
-        argv = ["train", "--output", str(out), "--resume", "--epochs", str(epochs), "--no-progress"]
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    with open(out / "stdout.log", "a") as log:
-        log.write(f"\n# {time.strftime('%Y-%m-%d %H:%M:%S')} {shlex.join(['mfp', *argv])}\n")
-        log.flush()
-        rc = subprocess.call([sys.executable, "-m", "mfp_plugin", *argv], stdout=log, stderr=subprocess.STDOUT,
-                             env=env, cwd=REPO)
+    rc = launch_train(out, train_argv(key, out, epochs, amp, seed) + extra, epochs, threads)
     return key, rc
-
-
-def _hardware(threads: int, jobs: int) -> dict:
-    import torch
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as fh:
-            names = [line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")]
-        cpu = names[0] if names else cpu
-    except OSError:
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "threads_per_run": threads, "concurrent_runs": jobs,
-            "torch": torch.__version__, "python": platform.python_version()}
 
 
 def cmd_run(args) -> int:
@@ -139,7 +112,7 @@ def cmd_run(args) -> int:
     _check_seeds(runs, keys, args.seed)
     hw_path = runs / "hardware.json"
     if not hw_path.exists():
-        hw_path.write_text(json.dumps(_hardware(args.threads, args.jobs), indent=2) + "\n")
+        hw_path.write_text(json.dumps(hardware(args.threads, args.jobs), indent=2) + "\n")
     print(f"{len(keys)} rows, {args.jobs} at a time, {args.threads} thread(s) each, {args.epochs} epochs; "
           f"logs in {runs}/<row>/stdout.log", flush=True)
     failed = []
@@ -230,7 +203,7 @@ def cmd_report(args) -> int:
              f"```bash\n{cmds}\n```\n{END}")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(replace_block(out.read_text() if out.exists() else "", block))
+    out.write_text(replace_block(out.read_text() if out.exists() else "", block, BEGIN, END))
     print(table)
     if args.plot:
         _plot(results, args.plot)
@@ -239,14 +212,6 @@ def cmd_report(args) -> int:
 
 
 BEGIN, END = "<!-- experiment:begin -->", "<!-- experiment:end -->"
-
-
-def replace_block(text: str, block: str) -> str:
-    """``text`` with the part from BEGIN to END replaced by ``block`` (appended when absent)."""
-    i, j = text.find(BEGIN), text.find(END)
-    if i == -1 or j == -1 or j < i:
-        return (text.rstrip() + "\n\n" if text.strip() else "") + block + "\n"
-    return text[:i] + block + text[j + len(END):]
 
 
 def _plot(results: list[dict], path: str) -> None:

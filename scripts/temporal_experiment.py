@@ -44,17 +44,14 @@ import argparse
 import csv
 import json
 import math
-import os
-import platform
 import shlex
 import statistics
-import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from experiment_runs import REPO, hardware, launch_train, replace_block  # this folder is on sys.path when run as a script
 DEFAULT_ROOT = REPO / "runs" / "temporal_experiment"
 SEEDS = (0, 1, 2)
 
@@ -155,30 +152,8 @@ def _run_one(root: Path, seed: int, task: str, row: str, args) -> tuple[str, int
     if len(_log(out)) >= epochs:
         return name, 0
     argv = train_argv(task, row, out, seed, args.epochs, args.amp) + shlex.split(args.extra_train_args or "")
-    if (out / "last.pt").is_file():  # continue: every run-defining option comes from last.pt
-        argv = ["train", "--output", str(out), "--resume", "--epochs", str(epochs), "--no-progress"]
-    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    with open(out / "stdout.log", "a") as log:
-        log.write(f"\n# {time.strftime('%Y-%m-%d %H:%M:%S')} {shlex.join(['mfp', *argv])}\n")
-        log.flush()
-        rc = subprocess.call([sys.executable, "-m", "mfp_plugin", *argv], stdout=log, stderr=subprocess.STDOUT,
-                             env=env, cwd=REPO)
+    rc = launch_train(out, argv, epochs, args.threads)
     return name, rc
-
-
-def _hardware(threads: int, jobs: int) -> dict:
-    import torch
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as fh:
-            names = [line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")]
-        cpu = names[0] if names else cpu
-    except OSError:
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "threads_per_run": threads, "concurrent_runs": jobs,
-            "torch": torch.__version__, "python": platform.python_version()}
 
 
 def cmd_run(args) -> int:
@@ -187,7 +162,7 @@ def cmd_run(args) -> int:
     _check_seeds(root, runs)
     root.mkdir(parents=True, exist_ok=True)
     if not (root / "hardware.json").exists():
-        (root / "hardware.json").write_text(json.dumps(_hardware(args.threads, args.jobs), indent=2) + "\n")
+        (root / "hardware.json").write_text(json.dumps(hardware(args.threads, args.jobs), indent=2) + "\n")
     print(f"{len(runs)} runs, {args.jobs} at a time, {args.threads} thread(s) each; logs in "
           f"{root}/seed<S>/<task>/<row>/stdout.log", flush=True)
     failed = []
@@ -283,20 +258,12 @@ def cmd_report(args) -> int:
              f"Commands (`run` issues them; `--resume` continues):\n\n```bash\n{cmds}\n```\n{END}")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(replace_block(out.read_text() if out.exists() else "", block))
+    out.write_text(replace_block(out.read_text() if out.exists() else "", block, BEGIN, END))
     print("\n\n".join(parts))
     if args.plot:
         plot(results, args.plot)
         print(f"wrote {args.out} and {args.plot}")
     return 0
-
-
-def replace_block(text: str, block: str) -> str:
-    """``text`` with the part from BEGIN to END replaced by ``block`` (appended when absent)."""
-    i, j = text.find(BEGIN), text.find(END)
-    if i == -1 or j == -1 or j < i:
-        return (text.rstrip() + "\n\n" if text.strip() else "") + block + "\n"
-    return text[:i] + block + text[j + len(END):]
 
 
 def plot(results: dict, path: str) -> None:
@@ -389,7 +356,6 @@ def _item_seconds(data: str, n: int = 200) -> float:
 def cmd_estimate(args) -> int:
     import torch
 
-    from mfp_plugin.data import DATASETS  # noqa: F401  (fails early when the package is missing)
     from mfp_plugin.engine import tune_malloc
 
     torch.set_num_threads(args.threads)
