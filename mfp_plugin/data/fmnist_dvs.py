@@ -44,6 +44,7 @@ from .errors import DatasetNotFoundError
 from .event_augment import RandomTranslate, default_max_shift
 from .event_pack import EventPack
 from .fashion_mnist import FMNIST_CLASSES, find_fashion_mnist_files, load_fashion_mnist_arrays
+from .frame_cache import FrameItemMixin
 from .framing import check_split_by, check_T, events_to_frames
 from .dvs_sim import CANVAS, DVSParams, simulate_saccades, threshold_maps
 from .roots import default_data_root
@@ -134,7 +135,7 @@ def bundled_fmnist_dvs_path() -> Path:
                              rebuild="rebuild it with `python scripts/make_fmnist_dvs.py --bundled`")
 
 
-class FashionMNISTDVS(Dataset):
+class FashionMNISTDVS(FrameItemMixin, Dataset):
     """Events of one fmnist-dvs file, framed on access into ``(float32 [T, 2, 34, 34], int)``."""
 
     classes = FMNIST_CLASSES
@@ -176,15 +177,7 @@ class FashionMNISTDVS(Dataset):
 
     def __getitem__(self, index: int):
         frames = events_to_frames(self.pack.events(index), self.T, CANVAS, CANVAS, self.split_by)
-        x = torch.from_numpy(frames.astype(np.float32))
-        if self.transform is not None:
-            x = self.transform(x)
-        elif self.augment is not None:
-            x = self.augment(x)
-        y = self.targets[index]
-        if self.target_transform is not None:
-            y = self.target_transform(y)
-        return x, y
+        return self._item(torch.from_numpy(frames.astype(np.float32)), index)
 
     def __repr__(self) -> str:
         return (f"FashionMNISTDVS(split={self.split!r}, n={len(self)}, T={self.T}, "

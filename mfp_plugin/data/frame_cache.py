@@ -45,7 +45,22 @@ def read_events_named(reader: Callable, path: Path) -> dict:
         raise ValueError(f"{path}: cannot read events ({type(exc).__name__}: {exc})") from exc
 
 
-class FramedEventDataset(Dataset):
+class FrameItemMixin:
+    """An event-frame item: the frames through ``transform`` (else ``augment``), the label through
+    ``target_transform``; shared by the recorded sets and fmnist-dvs."""
+
+    def _item(self, x: torch.Tensor, index: int):
+        if self.transform is not None:
+            x = self.transform(x)
+        elif self.augment is not None:
+            x = self.augment(x)
+        y = self.targets[index]
+        if self.target_transform is not None:
+            y = self.target_transform(y)
+        return x, y
+
+
+class FramedEventDataset(FrameItemMixin, Dataset):
     """Shared machinery; subclasses set ``title``, ``sensor_size`` ``(H, W)``, ``classes`` and implement
     :meth:`_list_samples` and :meth:`_group_events`."""
 
@@ -123,15 +138,7 @@ class FramedEventDataset(Dataset):
         return torch.from_numpy(frames.astype(np.float32))
 
     def __getitem__(self, index: int):
-        x = self.load_frames(index)
-        if self.transform is not None:
-            x = self.transform(x)
-        elif self.augment is not None:
-            x = self.augment(x)
-        y = self.targets[index]
-        if self.target_transform is not None:
-            y = self.target_transform(y)
-        return x, y
+        return self._item(self.load_frames(index), index)
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(split={self.split!r}, n={len(self)}, T={self.T}, "
