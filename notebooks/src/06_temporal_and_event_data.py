@@ -82,7 +82,7 @@ for name, info in DATASETS.items():
 # %% tags=["check"]
 dvs = get_dataset("fmnist-dvs-bundled")
 images = get_dataset("fmnist-bundled", mean=(0.0,), std=(1.0,))  # the same images, pixel values in [0, 1]
-print(dvs)
+print(f"{type(dvs).__name__}: split {dvs.split!r}, T {dvs.T}, split_by {dvs.split_by!r}, seed {dvs.meta.get('seed')}")
 x, y = dvs[0]
 print(f"{len(dvs)} items, item 0: {tuple(x.shape)} {x.dtype}, label {y} ({FMNIST_CLASSES[y]})")
 print(f"  events per frame: {x.sum((1, 2, 3)).int().tolist()}; OFF {int(x[:, 0].sum())}, ON {int(x[:, 1].sum())}")
