@@ -20,7 +20,7 @@ from torch import nn
 from ..integration import reset_states
 from ..neuron import MFNode
 from .network import IntegerNetwork
-from .ops import Readout, SpikingLayer
+from .ops import Readout, ResidualBlock, SpikingLayer
 
 __all__ = ["float_forward", "agreement", "AgreementCounter", "as_loader"]
 
@@ -33,7 +33,9 @@ def _time_major(batch):
 def as_loader(data, batch_size: int = 100, limit: Optional[int] = None, frames: bool = False):
     """Batches of ``data``: a Dataset of ``(x, y)`` (first ``limit`` items, batched; with
     ``frames=True`` its ``[T, ...]`` samples are stacked to ``[T, B, ...]``), or a
-    DataLoader / list of ``(x, y)`` batches (used as they are: frames must be ``[T, B, ...]``)."""
+    DataLoader / list of ``(x, y)`` batches (used as they are: frames must be ``[T, B, ...]``).
+    Batch-first temporal data (``"sequence"`` / ``"events"`` networks) is batched as it is:
+    ``[T, ...]`` samples -> ``[B, T, ...]``, the float model's input."""
     from torch.utils.data import DataLoader, Dataset, Subset
 
     if isinstance(data, (DataLoader, list, tuple)):
@@ -69,7 +71,7 @@ class AgreementCounter:
 
     def __init__(self, net: IntegerNetwork, local: bool = True) -> None:
         self.net, self.local = net, local
-        self.equal: Dict[str, int] = {op.name: 0 for op in net.spiking_layers}
+        self.equal: Dict[str, int] = {op.name: 0 for op in net.neuron_ops}
         self.equal_local: Dict[str, int] = dict.fromkeys(self.equal, 0)
         self.total: Dict[str, int] = dict.fromkeys(self.equal, 0)
         self.float_rate: Dict[str, float] = dict.fromkeys(self.equal, 0.0)
@@ -85,7 +87,7 @@ class AgreementCounter:
         if self.local:
             forced = inp if i == 0 else self._forced
             y = op.layer(forced)
-        if isinstance(op, SpikingLayer):
+        if isinstance(op, (SpikingLayer, ResidualBlock)):  # a block: its output neuron sn2
             ref = self._float[op.info["neuron"]]
             self.equal[op.name] += int((out == ref).sum())
             self.total[op.name] += ref.numel()
@@ -109,7 +111,7 @@ class AgreementCounter:
 
     def result(self) -> dict:
         layers: List[dict] = []
-        for op in self.net.spiking_layers:
+        for op in self.net.neuron_ops:
             tot = max(self.total[op.name], 1)
             layers.append(dict(name=op.name, neuron=op.info["neuron"], spike_agreement=self.equal[op.name] / tot,
                                spike_agreement_local=self.equal_local[op.name] / tot if self.local else None,

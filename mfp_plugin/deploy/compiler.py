@@ -16,6 +16,8 @@ MaxPool2d                      OR of spikes (max of 0/1)
 AvgPool2d, AdaptiveAvgPool2d   integer window sum; 1/k^2 folded into the next layer's scale
 Flatten, Dropout, Identity     reshape / nothing (eval)
 last weight layer (no neuron)  readout: ``M * sum_t A[t] + B`` in int64, argmax
+residual basic block           :class:`~.ops.ResidualBlock`: the shortcut in the main branch's
+                               unit with a ``2^-residual_bits`` ratio (:func:`~.fold.residual_ratio`)
 =============================  =================================================================
 
 Refused with :class:`~.errors.UnsupportedLayerError` (naming the layer): float
@@ -36,11 +38,12 @@ from ..neuron import MFNode, QLIFNode
 from ..quant import QuantLayerMixin, export_layer
 from .errors import UnsupportedLayerError
 from .fixed_point import dyadic, int_dtype_for, signed_bits
-from .fold import channel_affine, geometric_sums, integer_thresholds, readout_integers, static_thresholds
+from .fold import (channel_affine, geometric_sums, integer_thresholds, readout_integers, residual_ratio,
+                   static_thresholds)
 from .linearize import linearize
 from .mac import IntegerMAC
 from .network import IntegerNetwork
-from .ops import Flatten, Op, OrPool, Readout, SpikingLayer, SumPool
+from .ops import Flatten, Op, OrPool, Readout, ResidualBlock, SpikingLayer, SumPool
 
 __all__ = ["compile_model", "DEFAULT_INPUT_FRAC_BITS", "DEFAULT_INPUT_BITS"]
 
@@ -51,6 +54,11 @@ _DROPOUT_NAMES = ("TimeSharedDropout", "Dropout", "Dropout2d")
 
 def _is_skippable(m: nn.Module) -> bool:
     return isinstance(m, (nn.Identity, nn.Dropout, nn.Dropout2d)) or type(m).__name__ in _DROPOUT_NAMES
+
+
+def _is_block(m: nn.Module) -> bool:
+    """A residual basic block (the zoo's ``BasicBlock`` layout)."""
+    return all(hasattr(m, a) for a in ("conv1", "bn1", "sn1", "conv2", "bn2", "sn2", "downsample"))
 
 
 def _pair(v) -> Tuple[int, int]:
@@ -70,6 +78,8 @@ class _Builder:
 
     # -- one module ----------------------------------------------------------------------------
     def add(self, name: str, m: nn.Module) -> None:
+        if _is_block(m):
+            return self._block(name, m)
         if isinstance(m, (nn.Conv2d, nn.Linear)):
             return self._weight(name, m)
         if isinstance(m, nn.modules.batchnorm._BatchNorm):
@@ -158,13 +168,17 @@ class _Builder:
         if node.kernel != "exp":
             raise UnsupportedLayerError(name, node, "MFNode(kernel='learnable') has a full T x T kernel; the "
                                         "engine compiles the exp kernel (a shift-and-add accumulator) only")
-        T = self.chain.T
         mac, e, mac_bound, out_shape = self._mac(p["layer"])
         kappa, d = channel_affine(e["scale"], e["bias"], p["bn"], self.scale, e["codes"].shape[0])
+        static = self.chain.input_type == "static" and not self.ops
+        op = self._spiking(p, name, node, mac, e, kappa, d, mac_bound, out_shape, static)
+        self._push(op, out_shape, out_bound=1, scale=1.0)
+
+    def _spiking(self, p, name, node, mac, e, kappa, d, mac_bound, out_shape, static) -> SpikingLayer:
+        T = self.chain.T
         beta = float(node.beta)
         m, q, exact = dyadic(beta, self.opts["decay_bits"])
         theta_fire = firing_threshold(node.v_threshold, node.membrane_bits)
-        static = self.chain.input_type == "static" and not self.ops
         F_bits, acc_bound, sign, thr = self._fire_rule(kappa, d, theta_fire, beta, (m, q, exact), mac_bound, static)
         acc_dtype = int_dtype_for(acc_bound * max(m, 1))
         info = dict(weight=p["name"], bn=p["bn_name"], neuron=name, bn_affine=_bn_affine(p["bn"]),
@@ -176,9 +190,68 @@ class _Builder:
                     tau=float(getattr(node, "tau", 0.0)) or None,
                     v_threshold=float(node.v_threshold), membrane_bits=node.membrane_bits,
                     theta_fire=theta_fire, acc_bits=signed_bits(acc_bound), geometry=mac.geometry)
-        op = SpikingLayer(name=p["name"], mac=mac, sign=sign, thresholds=thr, m=m, q=q, frac_bits=F_bits,
-                          acc_dtype=acc_dtype, acc_bound=acc_bound, mac_bound=mac_bound, static=static,
-                          out_shape=out_shape, info=info)
+        return SpikingLayer(name=p["name"], mac=mac, sign=sign, thresholds=thr, m=m, q=q, frac_bits=F_bits,
+                            acc_dtype=acc_dtype, acc_bound=acc_bound, mac_bound=mac_bound, static=static,
+                            out_shape=out_shape, info=info)
+
+    def _block(self, name, blk) -> None:
+        """A residual basic block (``conv1 bn1 sn1 conv2 bn2 (+ shortcut) sn2``): a :class:`ResidualBlock`."""
+        if self.pending is not None:
+            raise UnsupportedLayerError(name, blk, f"a residual block directly after the weight layer "
+                                        f"{self.pending['name']!r}")
+        if len(self.shape) != 3:
+            raise ValueError(f"block {name!r} expects [C, H, W] maps, got input {list(self.shape)}")
+        in_shape, in_bound, in_scale = self.shape, self.bound, self.scale
+        n_ops = len(self.ops)
+        self.add(f"{name}.conv1", blk.conv1)
+        self.add(f"{name}.bn1", blk.bn1)
+        self.add(f"{name}.sn1", blk.sn1)
+        if len(self.ops) != n_ops + 1 or not isinstance(self.ops[-1], SpikingLayer) or self.ops[-1].static:
+            raise UnsupportedLayerError(name, blk, "the block's first layer must be conv + BN + MFNode "
+                                        "on spikes (a residual block cannot take the static image)")
+        first = self.ops.pop()
+        if not isinstance(blk.sn2, MFNode):
+            self.add(f"{name}.sn2", blk.sn2)  # names and refuses the neuron
+        self._weight(f"{name}.conv2", blk.conv2)
+        p2 = self.pending
+        self.add(f"{name}.bn2", blk.bn2)
+        self.pending = None
+        mac2, e2, bound2, out_shape = self._mac(blk.conv2)
+        C = e2["codes"].shape[0]
+        kappa, d = channel_affine(e2["scale"], e2["bias"], blk.bn2, 1.0, C)
+        # the shortcut, in real units rho_c * S_c + e_c
+        self.shape, self.bound = in_shape, in_bound
+        ds, sc_mac, sc_info = getattr(blk, "downsample", None), None, None
+        if ds is None:
+            if tuple(in_shape) != tuple(out_shape):
+                raise UnsupportedLayerError(name, blk, f"identity shortcut {list(in_shape)} -> "
+                                            f"{list(out_shape)}: shapes differ")
+            rho, e_sc, sc_bound = torch.full((C,), float(in_scale), dtype=torch.float64), torch.zeros(C, dtype=torch.float64), in_bound
+        else:
+            mods = list(ds) if isinstance(ds, nn.Sequential) else [ds]
+            if len(mods) not in (1, 2) or not isinstance(mods[0], nn.Conv2d) or \
+                    (len(mods) == 2 and not isinstance(mods[1], nn.modules.batchnorm._BatchNorm)):
+                raise UnsupportedLayerError(f"{name}.downsample", ds, "the shortcut must be a quantized "
+                                            "conv (+ BatchNorm)")
+            self._weight(f"{name}.downsample.0", mods[0])
+            self.pending = None
+            sc_mac, e_sc_exp, sc_bound, sc_shape = self._mac(mods[0])
+            if tuple(sc_shape) != tuple(out_shape):
+                raise UnsupportedLayerError(name, blk, f"shortcut {list(sc_shape)} != main {list(out_shape)}")
+            bn_sc = mods[1] if len(mods) == 2 else None
+            rho, e_sc = channel_affine(e_sc_exp["scale"], e_sc_exp["bias"], bn_sc, in_scale, C)
+            sc_info = dict(codes=e_sc_exp["codes"], scale=e_sc_exp["scale"], weight_bits=e_sc_exp["bits"],
+                           bn_affine=_bn_affine(bn_sc))
+        P, R, unit = residual_ratio(kappa, rho, self.opts["residual_bits"])
+        mac_bound = int((P.abs() * bound2 + R.abs() * sc_bound).max())
+        node = blk.sn2
+        second = self._spiking(p2, f"{name}.sn2", node, mac2, e2, unit, d + e_sc, mac_bound, out_shape, False)
+        second.info.update(residual=True, kappa_main=kappa, rho_shortcut=rho, d_main=d, d_shortcut=e_sc,
+                           ratio_bits=self.opts["residual_bits"], shortcut=sc_info)
+        op = ResidualBlock(name=name, first=first, second=second, shortcut=sc_mac, p=P, r=R,
+                           ratio_bits=self.opts["residual_bits"],
+                           info=dict(neuron=f"{name}.sn2", first_neuron=first.info["neuron"]))
+        self.shape, self.bound, self.scale = in_shape, in_bound, in_scale
         self._push(op, out_shape, out_bound=1, scale=1.0)
 
     def _fire_rule(self, kappa, d, theta_fire, beta, decay, mac_bound, static):
@@ -263,7 +336,7 @@ def _check_bits(name, v, lo, hi) -> int:
 def compile_model(model: nn.Module, *, T: Optional[int] = None, input_type: Optional[str] = None,
                   input_shape: Optional[Tuple[int, ...]] = None,
                   input_frac_bits: int = DEFAULT_INPUT_FRAC_BITS, input_bits: int = DEFAULT_INPUT_BITS,
-                  frac_bits: Optional[int] = None, decay_bits: int = 16, readout_bits: int = 16,
+                  frac_bits: Optional[int] = None, decay_bits: int = 16, readout_bits: int = 16, residual_bits: int = 16,
                   mac: str = "exact-float") -> IntegerNetwork:
     """Compile ``model`` into an :class:`~.network.IntegerNetwork` (see the module docstring).
 
@@ -274,6 +347,8 @@ def compile_model(model: nn.Module, *, T: Optional[int] = None, input_type: Opti
         that keep ``(acc * m) >> q`` exact for T steps (``q = 1`` at beta = 1/2)
     :param decay_bits: bits ``q`` allowed for a decay that is no short dyadic fraction (then inexact)
     :param readout_bits: bits of the readout's per-class multiplier
+    :param residual_bits: fraction bits ``k`` of a residual block's shortcut-to-main ratio
+        (:func:`~.fold.residual_ratio`)
     :param mac: ``"exact-float"`` (fast, bit-exact, see :mod:`.mac`) or ``"int"`` (int64 kernels)
 
     >>> import torch, torch.nn as nn, mfp_plugin as mfp
@@ -289,7 +364,8 @@ def compile_model(model: nn.Module, *, T: Optional[int] = None, input_type: Opti
                 input_bits=_check_bits("input_bits", input_bits, 2, 24),
                 frac_bits=None if frac_bits is None else _check_bits("frac_bits", frac_bits, 0, 30),
                 decay_bits=_check_bits("decay_bits", decay_bits, 1, 24),
-                readout_bits=_check_bits("readout_bits", readout_bits, 0, 24), mac=mac)
+                readout_bits=_check_bits("readout_bits", readout_bits, 0, 24),
+                residual_bits=_check_bits("residual_bits", residual_bits, 0, 30), mac=mac)
     if mac not in ("exact-float", "int"):
         raise ValueError(f"mac must be 'exact-float' or 'int', got {mac!r}")
     chain = linearize(model, T=T, input_type=input_type, input_shape=input_shape)

@@ -180,3 +180,28 @@ def readout_integers(kappa: torch.Tensor, d: torch.Tensor, T: int,
     M = torch.round(kappa / top * 2.0 ** bits).to(torch.int64)
     B = torch.round(d / top * 2.0 ** bits * T).to(torch.int64)
     return M, B, top / (2.0 ** bits * T)
+
+
+def residual_ratio(kappa: torch.Tensor, rho: torch.Tensor, k: int = 16
+                   ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(p, r, unit)``: two integer currents of real scales ``kappa_c`` and ``rho_c`` in one unit.
+
+    ``kappa_c A + rho_c S ~= unit_c (p_c A + r_c S)`` with ``p_c = 2^k``,
+    ``r_c = round(2^k rho_c / kappa_c)``, ``unit_c = kappa_c / 2^k`` (the main
+    branch's unit, sign included: the fold's per-channel sign handles a
+    negative one). Where ``kappa_c = 0`` the shortcut's unit is used:
+    ``p_c = 0``, ``r_c = 2^k``, ``unit_c = rho_c / 2^k`` (exact). The only
+    rounding is ``r_c``'s, at most ``2^-(k+1)`` of ``kappa_c`` per unit of ``S``.
+
+    >>> p, r, u = residual_ratio(torch.tensor([0.5, -2.0, 0.0]), torch.tensor([1.0, 1.0, 3.0]), k=4)
+    >>> p.tolist(), r.tolist(), (u * 16).tolist()
+    ([16, 16, 0], [32, -8, 16], [0.5, -2.0, 3.0])
+    """
+    kappa, rho = kappa.to(torch.float64), rho.to(torch.float64)
+    one = 2 ** int(k)
+    zero = kappa == 0
+    safe = torch.where(zero, torch.ones_like(kappa), kappa)
+    p = torch.where(zero, torch.zeros_like(kappa), torch.full_like(kappa, one)).to(torch.int64)
+    r = torch.where(zero, torch.full_like(kappa, one), torch.round(one * rho / safe)).to(torch.int64)
+    unit = torch.where(zero, rho, kappa) / one
+    return p, r, unit

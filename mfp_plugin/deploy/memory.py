@@ -91,6 +91,7 @@ def memory_report(net: IntegerNetwork, qlif_bits: int = 2, lif_bits: int = 32,
     peak_activation_bits: {layer, stream}, acc_bits: {layer: bits}, float_model_kib}``."""
     if isinstance(qlif_bits, bool) or not isinstance(qlif_bits, int) or qlif_bits < 2:
         raise ValueError(f"qlif_bits must be an int >= 2 (the stored membrane width), got {qlif_bits!r}")
+    net.require_chain("memory_report")
     rows = _weights(net)
     bits = sum(r["codes_bits"] + r["table_bits"] for r in rows)
     out = dict(weights=dict(bits=bits, kib=bits / 8 / 1024, codes_bits=sum(r["codes_bits"] for r in rows),

@@ -6,8 +6,10 @@ from typing import Dict, List, Optional, Tuple
 
 import torch
 
+from .errors import UnsupportedLayerError
 from .fixed_point import quantize_input
-from .ops import Op, Readout, SpikingLayer
+from .linearize import BATCH_FIRST
+from .ops import Op, Readout, ResidualBlock, SpikingLayer
 from .schedules import Observer, run_layer, run_stream
 
 __all__ = ["IntegerNetwork", "RunResult", "SCHEDULES"]
@@ -34,8 +36,10 @@ class IntegerNetwork:
 
     ``net(x)`` -> float logits ``[B, K]`` (the integer logits times one constant);
     :meth:`run` gives the integers and a choice of schedule. The input is the
-    float model's: ``[B, *input_shape]`` (static) or ``[T, B, *input_shape]``
-    (frames); it is quantized to fixed point first (:meth:`quantize_input`).
+    float model's: ``[B, *input_shape]`` (static), ``[T, B, *input_shape]``
+    (frames) or ``[B, T, *input_shape]`` (``"sequence"``, ``"events"``: the
+    zoo's batch-first temporal models; moved time-first here); it is quantized
+    to fixed point first (:meth:`quantize_input`, always ``[T, B, ...]`` or static ``[B, ...]``).
     """
 
     def __init__(self, ops: List[Op], *, T: int, input_type: str, input_shape: Tuple[int, ...],
@@ -50,6 +54,23 @@ class IntegerNetwork:
         return [op for op in self.ops if isinstance(op, SpikingLayer)]
 
     @property
+    def residual_blocks(self) -> List[ResidualBlock]:
+        return [op for op in self.ops if isinstance(op, ResidualBlock)]
+
+    @property
+    def neuron_ops(self) -> List[Op]:
+        """The ops that emit spikes: spiking layers and residual blocks (their output neuron)."""
+        return [op for op in self.ops if isinstance(op, (SpikingLayer, ResidualBlock))]
+
+    def require_chain(self, what: str) -> None:
+        """Refuse ``what`` (a feature that does not handle residual blocks yet) with a clear error."""
+        if self.residual_blocks:
+            names = ", ".join(op.name for op in self.residual_blocks[:3]) + (", ..." if len(self.residual_blocks) > 3 else "")
+            raise UnsupportedLayerError(names, self.residual_blocks[0],
+                                        f"deploy.{what} does not handle residual blocks yet; they compile and run "
+                                        "(both schedules) and deploy.agreement measures them")
+
+    @property
     def readout(self) -> Readout:
         return self.ops[-1]
 
@@ -58,6 +79,9 @@ class IntegerNetwork:
                  f"input fixed point {self.input_bits} bits / {self.input_frac_bits} fraction bits)"]
         for op in self.ops:
             extra = ""
+            if isinstance(op, ResidualBlock):
+                extra = f" acc={str(op.second.acc_dtype).replace('torch.', '')} ratio 2^-{op.ratio_bits}" \
+                    + (" downsample" if op.shortcut is not None else " identity")
             if isinstance(op, SpikingLayer):
                 extra = (f" acc={str(op.acc_dtype).replace('torch.', '')} F={op.frac_bits} beta={op.m}/2^{op.q}"
                          + (" static" if op.static else ""))
@@ -65,6 +89,19 @@ class IntegerNetwork:
         return "\n".join(lines)
 
     # -- input -----------------------------------------------------------------------------------
+    @property
+    def batch_first(self) -> bool:
+        """The input is ``[B, T, ...]`` (``input_type`` ``"sequence"`` / ``"events"``)."""
+        return self.input_type in BATCH_FIRST
+
+    def batch_size(self, x: torch.Tensor) -> int:
+        """The batch size of an input ``x`` of this network."""
+        return int(x.shape[1] if self.input_type == "frames" else x.shape[0])
+
+    def take(self, x: torch.Tensor, n: int) -> torch.Tensor:
+        """The first ``n`` samples of an input ``x`` of this network."""
+        return x[:, :n] if self.input_type == "frames" else x[:n]
+
     def check_input(self, x: torch.Tensor) -> None:
         if not isinstance(x, torch.Tensor):
             raise TypeError(f"expected a torch.Tensor input, got {type(x).__name__}")
@@ -74,16 +111,21 @@ class IntegerNetwork:
         if self.input_type == "static":
             ok, want = x.dim() == 1 + len(shape) and list(x.shape[1:]) == shape, f"[B, {', '.join(map(str, shape))}]"
         else:
-            ok = x.dim() == 2 + len(shape) and list(x.shape[2:]) == shape and x.shape[0] == self.T
-            want = f"[T={self.T}, B, {', '.join(map(str, shape))}]"
+            t_dim = 1 if self.batch_first else 0
+            ok = x.dim() == 2 + len(shape) and list(x.shape[2:]) == shape and x.shape[t_dim] == self.T
+            want = (f"[B, T={self.T}, " if self.batch_first else f"[T={self.T}, B, ") + f"{', '.join(map(str, shape))}]"
         if not ok:
             raise ValueError(f"IntegerNetwork expects {self.input_type} input of shape {want}, "
                              f"got {tuple(x.shape)}")
 
     def quantize_input(self, x: torch.Tensor) -> torch.Tensor:
-        """The fixed-point input ``clamp(round(x * 2^f), +-2^(bits-1))`` (int32)."""
+        """The fixed-point input ``clamp(round(x * 2^f), +-2^(bits-1))`` (int32), time-first
+        (``[T, B, ...]``; static: ``[B, ...]``)."""
         self.check_input(x)
-        return quantize_input(x.detach().cpu(), self.input_frac_bits, self.input_bits)
+        x = x.detach().cpu()
+        if self.batch_first:
+            x = x.transpose(0, 1)
+        return quantize_input(x.contiguous(), self.input_frac_bits, self.input_bits)
 
     # -- run -------------------------------------------------------------------------------------
     def run(self, x: torch.Tensor, schedule: str = "layer", *, trace: bool = False,

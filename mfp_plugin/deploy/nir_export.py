@@ -136,6 +136,7 @@ def to_nir(model_or_net: Union[nn.Module, IntegerNetwork], *, dt: float = 1.0, *
     if not float(dt) > 0:
         raise ValueError(f"dt must be a positive time step, got {dt!r}")
     net = model_or_net if isinstance(model_or_net, IntegerNetwork) else compile_model(model_or_net, **compile_kwargs)
+    net.require_chain("to_nir")
     nodes: Dict[str, object] = {"input": nir.Input(input_type={"input": np.array(net.input_shape)})}
     order = ["input"]
 

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 from .mac import IntegerMAC
 
-__all__ = ["Op", "SpikingLayer", "OrPool", "SumPool", "Flatten", "Readout"]
+__all__ = ["Op", "SpikingLayer", "OrPool", "SumPool", "Flatten", "Readout", "ResidualBlock"]
 
 
 def _merge(x: torch.Tensor) -> torch.Tensor:
@@ -107,7 +107,11 @@ class SpikingLayer(Op):
         if self.static:  # x: [B, ...], the same image at every step
             A = self.mac(x, self.acc_dtype)
             return torch.stack([self._fire(A, t) for t in range(T)])
-        A = _split(self.mac(_merge(x), self.acc_dtype), x.shape[0])
+        return self.integrate(_split(self.mac(_merge(x), self.acc_dtype), x.shape[0]))
+
+    def integrate(self, A: torch.Tensor) -> torch.Tensor:
+        """All T steps of the neuron on a given integer current ``A`` ``[T, B, ...]``."""
+        T = self._thr.shape[0]
         acc = torch.zeros_like(A[0])
         out = torch.empty(A.shape, dtype=torch.uint8)
         for t in range(T):
@@ -119,6 +123,10 @@ class SpikingLayer(Op):
         A = self.mac(x, self.acc_dtype)
         if self.static:
             return self._fire(A, t), None
+        return self.integrate_step(A, state, t)
+
+    def integrate_step(self, A: torch.Tensor, state, t: int):
+        """One step of the neuron on a given integer current ``A`` ``[B, ...]``."""
         acc = A << self.frac_bits if state is None else self._decay(state) + (A << self.frac_bits)
         return self._fire(acc, t), acc
 
@@ -188,3 +196,51 @@ class Readout(Op):
     def finish(self, a_sum: torch.Tensor) -> torch.Tensor:
         """Integer logits from the T-step sum of the MAC."""
         return a_sum * self.M + self.B
+
+
+@dataclass
+class ResidualBlock(Op):
+    """A spiking basic block ``sn2(bn2(conv2(sn1(bn1(conv1(x))))) + shortcut(x))`` on integers.
+
+    ``first`` is ``conv1 + bn1 + sn1`` (a :class:`SpikingLayer`). The second
+    neuron's current is ``kappa2_c A_c + rho_c S_c + d``, ``A = conv2 MAC`` on
+    the first layer's spikes, ``S`` the shortcut's integer (the input spikes
+    themselves, or the ``shortcut`` MAC of a 1x1 downsample conv). Both are
+    brought to one integer in the same unit: ``A' = p_c A_c + r_c S_c`` with
+    ``p_c = 2^k`` and ``r_c = round(2^k rho_c / kappa2_c)`` (``p_c = 0``,
+    ``r_c = 2^k`` where ``kappa2_c = 0``); ``second`` is the neuron on ``A'``
+    (its MAC is conv2's). Only the rounding of ``r_c`` is inexact
+    (:func:`~.fold.residual_ratio`).
+    """
+
+    first: Optional[SpikingLayer] = None
+    second: Optional[SpikingLayer] = None
+    shortcut: Optional[IntegerMAC] = None        # None: identity (the input spikes)
+    p: Optional[torch.Tensor] = None              # int64 [C]
+    r: Optional[torch.Tensor] = None              # int64 [C]
+    ratio_bits: int = 16
+    info: Dict[str, Any] = field(default_factory=dict)
+
+    kind = "residual"
+
+    def __post_init__(self):
+        self._p, self._r = self.second._bcast(self.p), self.second._bcast(self.r)
+
+    def _current(self, s1: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        A = self.second.mac(s1, torch.int64)
+        S = x.to(torch.int64) if self.shortcut is None else self.shortcut(x, torch.int64)
+        return (A * self._p + S * self._r).to(self.second.acc_dtype)
+
+    def init_state(self):
+        return None
+
+    def layer(self, x: torch.Tensor) -> torch.Tensor:
+        T = x.shape[0]
+        s1 = self.first.layer(x)
+        return self.second.integrate(_split(self._current(_merge(s1), _merge(x)), T))
+
+    def step(self, x: torch.Tensor, state, t: int):
+        st1, st2 = (None, None) if state is None else state
+        s1, st1 = self.first.step(x, st1, t)
+        s2, st2 = self.second.integrate_step(self._current(s1, x), st2, t)
+        return s2, (st1, st2)

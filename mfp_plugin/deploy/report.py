@@ -51,6 +51,7 @@ def report(model: nn.Module, data, *, net: Optional[IntegerNetwork] = None, batc
     net = compile_model(model, **compile_kwargs) if net is None else net
     if not isinstance(net, IntegerNetwork):
         raise TypeError(f"net must be an IntegerNetwork, got {type(net).__name__}")
+    net.require_chain("report")
     loader = as_loader(data, batch_size, limit, frames=net.input_type == "frames")
     agree, count = AgreementCounter(net, local=True), OpCounter(net)
     schedules_agree = None
@@ -64,7 +65,7 @@ def report(model: nn.Module, data, *, net: Optional[IntegerNetwork] = None, batc
         for x, y in it:
             logits_f, spikes = float_forward(model, x)
             agree.begin(spikes)
-            count.begin(x.shape[0] if net.input_type == "static" else x.shape[1])
+            count.begin(net.batch_size(x))
 
             def observe(i, op, inp, out):
                 agree(i, op, inp, out)
@@ -72,7 +73,7 @@ def report(model: nn.Module, data, *, net: Optional[IntegerNetwork] = None, batc
             res = net.run(x, "layer", observe=observe)
             agree.end(logits_f, res.logits_int, torch.as_tensor(y))
             if schedules_agree is None:
-                schedules_agree = _schedules_agree(net, x[:8] if net.input_type == "static" else x[:, :8])
+                schedules_agree = _schedules_agree(net, net.take(x, 8))
     finally:
         model.train(was_training)
     if count.images == 0:

@@ -165,12 +165,17 @@ def test_unsupported_layers_are_named(mods, layer, words):
     assert isinstance(e.value, TypeError)
 
 
-def test_residual_zoo_model_is_refused():
-    import model_zoo
+def test_a_model_with_a_custom_forward_is_refused():
+    class Branchy(nn.Module):  # neither a chain nor a zoo layout
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = mfp.QuantLinear(4, 2), mfp.QuantLinear(4, 2)
 
-    m = model_zoo.create_model("mf_resnet20", num_classes=10, T=2)
+        def forward(self, x):
+            return self.a(x) + self.b(x)
+
     with pytest.raises(deploy.UnsupportedLayerError, match="chains"):
-        deploy.compile(m, input_shape=(3, 32, 32))
+        deploy.compile(Branchy(), T=2, input_shape=(4,))
 
 
 def test_bad_inputs():

@@ -1,5 +1,4 @@
 """deploy.report: counts checked against SpikingJelly's SynOpCounter, brute force and hand-computed figures."""
-import argparse
 import json
 
 import pytest
