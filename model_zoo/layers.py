@@ -29,6 +29,7 @@ import torch
 from mfp_plugin import QuantConv2d, QuantLinear, reset_states
 from mfp_plugin.quant import normalize_bits
 from torch import Tensor, nn
+from torch.nn.modules.utils import _pair
 
 __all__ = [
     "merge_time",
@@ -277,6 +278,22 @@ def parse_bits(name: str, bits: Any) -> Union[int, str, None]:
         return normalize_bits(bits)
     except (TypeError, ValueError) as e:
         raise type(e)(f"{name}: {e}") from e
+
+
+class ConvFeaturesHead:
+    """``_stem``/``_body`` of a conv classifier laid out as ``features`` (first conv, BN, neuron, ...),
+    ``avgpool``, ``classifier``: shared by the spiking VGGs and ``mf_dvs_net``."""
+
+    def _stem(self, x: Tensor) -> Tensor:
+        # features[0:2] = first conv + BN, per-sample; features[2] is the neuron
+        return self.features[1](self.features[0](x))
+
+    def _body(self, seq: Tensor) -> Tensor:
+        T = seq.shape[0]
+        x = merge_time(self.features.run(seq, start=2))
+        if tuple(x.shape[-2:]) != _pair(self.avgpool.output_size):
+            x = self.avgpool(x)  # pooling to the map's own size is the identity: skip its 2 passes
+        return self.classifier(split_time(torch.flatten(x, 1), T))
 
 
 class SpikingClassifierBase(nn.Module):

@@ -65,13 +65,11 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Sequence, Union
 
-import torch
 from mfp_plugin import reset_states
 from torch import Tensor, nn
-from torch.nn.modules.utils import _pair
 
-from .layers import (SeqSequential, SpikingClassifierBase, TimeSharedDropout, _init_weights, make_neuron,
-                     merge_time, quant_conv, quant_linear, resolve_neuron, split_time)
+from .layers import (ConvFeaturesHead, SeqSequential, SpikingClassifierBase, TimeSharedDropout, _init_weights,
+                     make_neuron, merge_time, quant_conv, quant_linear, resolve_neuron, split_time)
 from .registry import build_model_with_cfg, register_model
 
 __all__ = ["TemporalClassifierBase", "SpikingSeqMLP", "SpikingDVSNet", "mf_seq_mlp", "mf_dvs_net",
@@ -166,7 +164,7 @@ class SpikingSeqMLP(TemporalClassifierBase):
         return self.classifier(self.features.run(seq, start=2))
 
 
-class SpikingDVSNet(TemporalClassifierBase):
+class SpikingDVSNet(ConvFeaturesHead, TemporalClassifierBase):
     """Conv-BN-neuron-maxpool blocks + FC head for event frames (see the module docstring)."""
 
     first_layer = "features.0"
@@ -202,16 +200,6 @@ class SpikingDVSNet(TemporalClassifierBase):
             self.classifier = SeqSequential(quant_linear(flat, self.num_classes, bits=self.first_last_bits))
             self.classifier_name = "classifier.0"
         _init_weights(self)
-
-    def _stem(self, x: Tensor) -> Tensor:
-        return self.features[1](self.features[0](x))
-
-    def _body(self, seq: Tensor) -> Tensor:
-        T = seq.shape[0]
-        x = merge_time(self.features.run(seq, start=2))
-        if tuple(x.shape[-2:]) != _pair(self.avgpool.output_size):
-            x = self.avgpool(x)  # pooling a map to its own size is the identity: skip it
-        return self.classifier(split_time(torch.flatten(x, 1), T))
 
 
 _SEQ = dict(dataset="fmnist-seq", mean=(0.2860,), std=(0.3530,), input_size=(28,), num_classes=10, T=28,

@@ -21,12 +21,10 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Sequence, Union
 
-import torch
-from torch import Tensor, nn
-from torch.nn.modules.utils import _pair
+from torch import nn
 
-from .layers import (SeqSequential, SpikingClassifierBase, TimeSharedDropout, _init_weights,
-                     make_neuron, merge_time, quant_conv, quant_linear, resolve_neuron, split_time)
+from .layers import (ConvFeaturesHead, SeqSequential, SpikingClassifierBase, TimeSharedDropout, _init_weights,
+                     make_neuron, quant_conv, quant_linear, resolve_neuron)
 from .registry import build_model_with_cfg, register_model
 
 __all__ = ["SpikingVGG", "VGG_CFGS"]
@@ -43,7 +41,7 @@ VGG_CFGS: Dict[str, List[Union[int, str]]] = {
 }
 
 
-class SpikingVGG(SpikingClassifierBase):
+class SpikingVGG(ConvFeaturesHead, SpikingClassifierBase):
     """VGG-BN with spiking neurons; ``features`` run as a :class:`SeqSequential`.
 
     ``hidden_features=None`` gives a single-layer classifier
@@ -90,18 +88,6 @@ class SpikingVGG(SpikingClassifierBase):
         # Linear layers keep PyTorch's default init: torchvision's N(0, 0.01)
         # is tuned for ReLU and leaves a threshold-1 spiking classifier silent.
         _init_weights(self)
-
-    def _stem(self, x: Tensor) -> Tensor:
-        # features[0:2] = first conv + BN, per-sample; features[2] is the neuron
-        return self.features[1](self.features[0](x))
-
-    def _body(self, seq: Tensor) -> Tensor:
-        T = seq.shape[0]
-        x = self.features.run(seq, start=2)
-        x = merge_time(x)
-        if tuple(x.shape[-2:]) != _pair(self.avgpool.output_size):
-            x = self.avgpool(x)  # pooling to the map's own size is the identity: skip its 2 passes
-        return self.classifier(split_time(torch.flatten(x, 1), T))
 
 
 _IMAGENET = dict(dataset="imagenet", mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225),
