@@ -91,7 +91,7 @@ class PretrainedCfg:
     input_size: Optional[Tuple[int, ...]] = None
     num_classes: Optional[int] = None
     top1: Optional[float] = None        # measured, with eval_command
-    subset_top1: Optional[float] = None  # measured on the bundled 2,000-image test subset (the CI bar)
+    subset_top1: Optional[float] = None  # measured on the dataset's bundled test subset (the CI bar)
     size_kib: Optional[float] = None    # weights at their bit widths, other tensors at float32
     eval_command: Optional[str] = None
     train_command: Optional[str] = None
@@ -160,19 +160,23 @@ class PretrainedCfg:
             raise type(e)(f"pretrained config {self.name!r}: {k!r}: {e}") from e
 
     def _check_shapes(self) -> None:
+        # [C, H, W] for images and event frames; [F] for sequences (features per step, e.g. fmnist-seq)
         if self.input_size is not None:
             v = self.input_size
-            if not isinstance(v, (list, tuple)) or len(v) != 3 or not all(_is_int(x) and x >= 1 for x in v):
-                raise self._fail("input_size", "a list of 3 integers >= 1 ([C, H, W]) or null")
+            if not isinstance(v, (list, tuple)) or len(v) not in (1, 3) or not all(_is_int(x) and x >= 1 for x in v):
+                raise self._fail("input_size", "a list of 3 integers >= 1 ([C, H, W]), of 1 ([F], a sequence's "
+                                 "features per step) or null")
             self.input_size = tuple(v)
-        channels = self.input_size[0] if self.input_size is not None else None
+        # one number per channel; a sequence's features may also share one number
+        sizes = (None,) if self.input_size is None else (
+            (self.input_size[0],) if len(self.input_size) == 3 else (1, self.input_size[0]))
         for k in ("mean", "std"):
             v = getattr(self, k)
             if v is None:
                 continue
             ok = isinstance(v, (list, tuple)) and len(v) >= 1 and all(_is_number(x) for x in v)
-            if not ok or (channels is not None and len(v) != channels) or (k == "std" and min(v) <= 0):
-                n = f"{channels} " if channels is not None else ""
+            if not ok or (sizes != (None,) and len(v) not in sizes) or (k == "std" and min(v) <= 0):
+                n = "" if sizes == (None,) else " or ".join(map(str, sizes)) + " "
                 raise self._fail(k, f"a list of {n}numbers (one per input channel{', > 0' if k == 'std' else ''})")
             setattr(self, k, tuple(float(x) for x in v))
 

@@ -37,17 +37,28 @@ def _train_command(conf: dict) -> str:
             "--optimizer", conf["optimizer"], "--seed", str(conf["seed"])]
     for key, flag in (("T", "--T"), ("neuron", "--neuron"), ("membrane_bits", "--membrane-bits"),
                       ("weight_bits", "--weight-bits"), ("first_last_bits", "--first-last-bits"),
+                      ("tau", "--tau"), ("split_by", "--split-by"), ("limit_train", "--limit-train"),
                       ("wd", "--wd"), ("label_smoothing", "--label-smoothing"), ("warmup_epochs", "--warmup-epochs")):
         v = conf.get(key)
         if v not in (None, 0, 0.0):
             argv += [flag, str(v)]
+    for key, flag in (("learnable_decay", "--learnable-decay"), ("amp", "--amp"), ("channels_last", "--channels-last")):
+        if conf.get(key):
+            argv.append(flag)
     if conf.get("augment") is False:
         argv.append("--no-augment")
-    if conf.get("amp"):
-        argv.append("--amp")
-    if conf.get("channels_last"):
-        argv.append("--channels-last")
     return shlex.join(argv)
+
+
+def bundled_subset(data: str) -> str:
+    """The bundled test subset of a dataset (the CI bar is measured on it): ``fmnist`` -> ``fmnist-bundled``."""
+    from mfp_plugin.data import DATASETS
+
+    name = f"{data}-bundled"
+    if name not in DATASETS:
+        raise SystemExit(f"error: {data} has no bundled test subset, so the card could not carry a CI bar; "
+                         f"datasets with one: {', '.join(d[:-len('-bundled')] for d in DATASETS if d.endswith('-bundled'))}")
+    return name
 
 
 def publish(run: Path, tag: str, *, default: bool = False, hardware: str | None = None, notes: str | None = None,
@@ -57,6 +68,7 @@ def publish(run: Path, tag: str, *, default: bool = False, hardware: str | None 
     from model_zoo import PretrainedCfg, save_checkpoint
     from model_zoo.pretrained import CFG_DIR, WEIGHTS_DIR
     from mfp_plugin.engine import evaluate, model_overrides
+    from mfp_plugin.cli.checks import data_options, dataset_name
     from mfp_plugin.data import get_dataset
     from mfp_plugin.quant import model_size
 
@@ -69,7 +81,10 @@ def publish(run: Path, tag: str, *, default: bool = False, hardware: str | None 
         raise SystemExit(f"error: {run} stopped at epoch {ckpt['epoch']} of {conf['epochs']}; finish it with "
                          f"`mfp train --output {run} --resume` first")
     arch = conf["model"]
-    model = model_zoo.create_model(arch, **model_overrides(conf))
+    data = dataset_name(conf.get("data") or "fmnist")
+    subset_data = bundled_subset(data)
+    overrides = model_overrides(conf)
+    model = model_zoo.create_model(arch, **overrides)
     model.load_state_dict(ckpt["model"])
     model.eval()
     name = f"{arch}.{tag}"
@@ -80,36 +95,35 @@ def publish(run: Path, tag: str, *, default: bool = False, hardware: str | None 
     device = torch.device("cpu")
 
     def top1(dataset, root=None):
-        ds = get_dataset(dataset, "test", root, cfg=cfg)
+        ds = get_dataset(dataset, "test", root, cfg=cfg, **data_options(dataset, model, conf.get("split_by")))
         if limit is not None:
             ds = torch.utils.data.Subset(ds, range(min(limit, len(ds))))
         loader = torch.utils.data.DataLoader(ds, batch_size=256, shuffle=False)
         res = evaluate(model, loader, device, progress=True, desc=f"eval {dataset}")
         return round(float(res["top1"]), 2), int(res["n"])
 
-    full, n_full = top1("fmnist", data_root)
-    subset, n_subset = top1("fmnist-bundled")
+    full, n_full = top1(data, data_root)
+    subset, n_subset = top1(subset_data)
     size = model_size(model)
     # Everything the card states is read off the built model, not the (partly defaulted) run args.
-    node = next((m for m in model.modules() if hasattr(m, "v_threshold") and hasattr(m, "step_mode")), None)
-    neuron_kwargs = {}
-    if node is not None and getattr(node, "membrane_bits", None) is not None:
-        neuron_kwargs["membrane_bits"] = int(node.membrane_bits)
+    # neuron_kwargs: what the run chose (membrane bits, tau, learnable decay), so that
+    # create_model(name, pretrained=True) rebuilds the very same neurons.
+    neuron_kwargs = dict(overrides.get("neuron_kwargs") or {})
     wb, flb = model.weight_bits, model.first_last_bits
     epochs_s = [float(r["epoch_seconds"]) for r in history if "epoch_seconds" in r]
     card = PretrainedCfg(
-        architecture=arch, tag=tag, file=file, sha256=sha, dataset="fashion_mnist", T=int(model.T),
+        architecture=arch, tag=tag, file=file, sha256=sha, dataset="fashion_mnist" if data == "fmnist" else data, T=int(model.T),
         weight_bits=wb, first_last_bits=flb, neuron=cfg.get("neuron"),
         neuron_kwargs=neuron_kwargs, mean=cfg.get("mean"), std=cfg.get("std"), input_size=cfg.get("input_size"),
         num_classes=cfg.get("num_classes"), top1=full, subset_top1=subset, size_kib=round(size.total_kib, 1),
-        eval_command=f"mfp eval {name} --data fmnist",
+        eval_command=f"mfp eval {name} --data {data}",
         train_command=_train_command(conf),
         training={
             "epochs": int(conf["epochs"]), "wall_time_s": round(sum(epochs_s), 1),
             "mean_epoch_s": round(sum(epochs_s) / len(epochs_s), 1) if epochs_s else None,
             "hardware": hardware or f"{platform.processor() or platform.machine()}, CPU",
             "amp": bool(conf.get("amp")), "seed": conf.get("seed"),
-            "eval": f"float32, CPU; top1 on {n_full} test images, subset_top1 on {n_subset} bundled images",
+            "eval": f"float32, CPU; top1 on {n_full} {data} test images, subset_top1 on {n_subset} images of {subset_data}",
             "weights": "final epoch (last.pt), not the best test epoch",
         },
         license="Apache-2.0", notes=notes, default=default,

@@ -216,13 +216,19 @@ def _result_line(res: dict, classes: int, seconds: float) -> str:
     return line + f"  loss {res['loss']:.4f}  n={res['n']} images  ({seconds:.1f} s)"
 
 
-def _card_line(weights: Weights, cfg: dict, data: str, args) -> Optional[str]:
-    # The card's number is for this very image set, with the weights exactly as trained.
+def _card_line(weights: Weights, cfg: dict, data: str, n: int, args) -> Optional[str]:
+    # The card's number is for this very image set, with the weights exactly as trained: the full
+    # test split of the card's dataset, or that dataset's bundled subset (the CI bar).
+    from . import checks
+
     if weights.kind != "pretrained" or weights.label != "pretrained weights":
         return None
     if args.split != "test" or args.limit is not None:
         return None
-    key, what = (("subset_top1", "bundled 2,000-image subset") if data == "fmnist-bundled"
+    trained_on = checks.cfg_dataset(cfg)
+    if trained_on is None or data not in (trained_on, f"{trained_on}-bundled"):
+        return None
+    key, what = (("subset_top1", f"bundled {n:,}-image subset") if data.endswith("-bundled")
                  else ("top1", "full test set"))
     return None if cfg.get(key) is None else f"(model card top-1 on the {what}: {cfg[key]})"
 
@@ -269,7 +275,7 @@ def run(args: argparse.Namespace) -> int:
     res = evaluate(model, loader, device, amp=args.amp, progress=not args.no_progress, desc=f"eval {args.model}")
     seconds = time.perf_counter() - t0
     print(_result_line(res, cfg.get("num_classes") or 10, seconds), flush=True)
-    card = _card_line(weights, cfg, data, args)
+    card = _card_line(weights, cfg, data, len(ds), args)
     if card:
         print(card, flush=True)
     if args.json:

@@ -71,6 +71,7 @@ def test_malformed_card_does_not_break_import(tmp_path):
     ("mean", "0.286", "mean"),
     ("std", [0.0], "std"),
     ("input_size", [1, 28], "input_size"),
+    ("input_size", [0], "input_size"),
     ("top1", 120.0, "top1"),
     ("top1", "93.2", "top1"),
     ("neuron", 5, "neuron"),
@@ -91,6 +92,14 @@ def test_card_normalises_bits_and_sequences():
     assert (cfg.weight_bits, cfg.first_last_bits) == (1, None)
     assert cfg.mean == (0.286,) and cfg.input_size == (1, 28, 28)
     assert PretrainedCfg.from_dict(cfg.to_dict()) == cfg
+
+
+def test_sequence_card_takes_features_per_step_and_a_shared_or_per_feature_mean():
+    seq = {**GOOD, "input_size": [28], "dataset": "fmnist-seq", "T": 28}
+    assert PretrainedCfg(**seq).input_size == (28,)
+    assert PretrainedCfg(**{**seq, "mean": [0.1] * 28, "std": [0.3] * 28}).mean == (0.1,) * 28
+    with pytest.raises(TypeError, match="'mean' must be a list of 1 or 28 numbers"):
+        PretrainedCfg(**{**seq, "mean": [0.1, 0.2]})
 
 
 def test_card_without_sha256_is_skipped_with_one_warning(tmp_path, empty_card_store):

@@ -61,3 +61,37 @@ def test_publish_round_trip(fake_fmnist, tmp_path, monkeypatch):
             model_zoo.create_model("mf_vgg_mini.t1", pretrained=True)
     finally:
         model_zoo.deregister_pretrained_cfg("mf_vgg_mini.t1")
+
+
+def test_publish_temporal_run_records_its_data_and_neurons(fake_fmnist, tmp_path, monkeypatch, capsys):
+    """A fmnist-seq run: the card names fmnist-seq, its bar is fmnist-seq-bundled, and tau / learnable
+    decay travel in neuron_kwargs so that pretrained=True rebuilds the same neurons."""
+    run = tmp_path / "run"
+    assert mfp(["train", "mf_seq_mlp", "--data", "fmnist-seq", "--data-root", str(fake_fmnist), "--epochs", "1",
+                "--batch-size", "16", "--workers", "0", "--no-progress", "--output", str(run), "--tau", "4",
+                "--learnable-decay", "--weight-bits", "2"]) == 0
+    card = pub.publish(run, "t2", weights_dir=tmp_path / "w", cfg_dir=tmp_path / "c", data_root=str(fake_fmnist))
+    assert card["dataset"] == "fmnist-seq" and card["T"] == 28
+    assert card["neuron_kwargs"] == {"tau": 4.0, "learnable_decay": True}
+    assert "--data fmnist-seq" in card["train_command"] and "--tau 4.0" in card["train_command"]
+    assert "--learnable-decay" in card["train_command"]
+    assert card["eval_command"] == "mfp eval mf_seq_mlp.t2 --data fmnist-seq"
+    assert "fmnist-seq-bundled" in card["training"]["eval"]
+
+    monkeypatch.setattr("model_zoo.pretrained.WEIGHTS_DIR", tmp_path / "w")
+    model_zoo.load_pretrained_cfgs(tmp_path / "c")
+    try:
+        m = model_zoo.create_model("mf_seq_mlp.t2", pretrained=True)
+        ref = torch.load(run / "last.pt", weights_only=True)["model"]
+        assert set(m.state_dict()) == set(ref) and all(torch.equal(v, ref[k]) for k, v in m.state_dict().items())
+        n = len(get_dataset("fmnist-seq-bundled", "test", T=28))
+        capsys.readouterr()
+        assert mfp(["eval", "mf_seq_mlp.t2", "--data", "fmnist-seq-bundled", "--no-progress"]) == 0
+        assert f"model card top-1 on the bundled {n:,}-image subset: {card['subset_top1']}" in capsys.readouterr().out
+    finally:
+        model_zoo.deregister_pretrained_cfg("mf_seq_mlp.t2")
+
+
+def test_publish_refuses_a_dataset_without_a_bundled_subset():
+    with pytest.raises(SystemExit, match="cifar10 has no bundled test subset"):
+        pub.bundled_subset("cifar10")
