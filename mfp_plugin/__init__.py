@@ -10,6 +10,7 @@ ICASSP 2025 paper's abstract (arXiv 2503.00040).
 0.0
 """
 from . import functional
+from .layers import CausalWindow
 from .integration import register, reset_states, swap_neurons
 from .neuron import MFNode, QLIFNode
 from .quant import (BinaryQuantizer, LSQQuantizer, QuantConv2d, QuantLinear, TernaryQuantizer, WeightQuantizer,
@@ -20,6 +21,6 @@ __version__ = "0.1.0"
 __all__ = [
     "MFNode", "QLIFNode", "QuantConv2d", "QuantLinear", "quantize_model", "swap_neurons", "register", "reset_states",
     "WeightQuantizer", "BinaryQuantizer", "TernaryQuantizer", "LSQQuantizer", "make_weight_quantizer",
-    "export_layer", "export_model", "functional", "__version__",
+    "export_layer", "export_model", "CausalWindow", "functional", "__version__",
 ]
 

@@ -15,6 +15,8 @@ first such layer, static input image quantized to ``input_bits``-bit fixed point
 MaxPool2d                      OR of spikes (max of 0/1)
 AvgPool2d, AdaptiveAvgPool2d   integer window sum; 1/k^2 folded into the next layer's scale
 Flatten, Dropout, Identity     reshape / nothing (eval)
+CausalWindow (k, d)            the same window on integers (exact); a shift register of the
+                               last (k-1)d inputs when run step by step
 last weight layer (no neuron)  readout: ``M * sum_t A[t] + B`` in int64, argmax
 residual basic block           :class:`~.ops.ResidualBlock`: the shortcut in the main branch's
                                unit with a ``2^-residual_bits`` ratio (:func:`~.fold.residual_ratio`)
@@ -34,6 +36,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..functional.membrane import firing_threshold
+from ..layers import CausalWindow
 from ..neuron import MFNode, QLIFNode
 from ..quant import QuantLayerMixin, export_layer
 from .errors import UnsupportedLayerError
@@ -43,7 +46,7 @@ from .fold import (channel_affine, geometric_sums, integer_thresholds, readout_i
 from .linearize import linearize
 from .mac import IntegerMAC
 from .network import IntegerNetwork
-from .ops import Flatten, Op, OrPool, Readout, ResidualBlock, SpikingLayer, SumPool
+from .ops import DelayWindow, Flatten, Op, OrPool, Readout, ResidualBlock, SpikingLayer, SumPool
 
 __all__ = ["compile_model", "DEFAULT_INPUT_FRAC_BITS", "DEFAULT_INPUT_BITS"]
 
@@ -94,11 +97,13 @@ class _Builder:
                                         "steps; the integer engine compiles MFNode only (swap_neurons to MFNode)")
         if _is_skippable(m):
             return
+        if isinstance(m, CausalWindow):
+            return self._window(name, m)
         pools = (nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.Flatten)
         if not isinstance(m, pools):
             raise UnsupportedLayerError(name, m, "unknown module type for the integer engine (supported: "
                                         "QuantConv2d, QuantLinear, BatchNorm, MFNode(kernel='exp'), MaxPool2d, "
-                                        "AvgPool2d, AdaptiveAvgPool2d, Flatten, Dropout, Identity)")
+                                        "AvgPool2d, AdaptiveAvgPool2d, Flatten, CausalWindow, Dropout, Identity)")
         if self.pending is not None:
             raise UnsupportedLayerError(name, m, f"only BatchNorm and an MFNode may follow the weight layer "
                                         f"{self.pending['name']!r} (its output is a current, not spikes)")
@@ -264,6 +269,16 @@ class _Builder:
         grow = float(geometric_sums(m / 2 ** q, T)[-1])
         acc_bound = int(mac_bound * 2 ** F_bits * grow) + T + 1   # + T: floor of negatives
         return (F_bits, acc_bound) + integer_thresholds(kappa, d, theta_fire, beta, T, F_bits, acc_bound)
+
+    def _window(self, name, m: CausalWindow) -> None:
+        if self.pending is not None:
+            raise UnsupportedLayerError(name, m, f"a CausalWindow after the weight layer {self.pending['name']!r}: "
+                                        "it must take spikes or the input sequence, before a weight layer")
+        if len(self.shape) != 1 or self.chain.input_type == "static":
+            raise UnsupportedLayerError(name, m, f"a CausalWindow takes [C] features per step of a sequence, "
+                                        f"got {list(self.shape)} ({self.chain.input_type} input)")
+        self._push(DelayWindow(name, kernel_size=m.kernel_size, dilation=m.dilation),
+                   (m.kernel_size * self.shape[0],))
 
     def _maxpool(self, name, m) -> None:
         geo = dict(kernel_size=m.kernel_size, stride=m.stride, padding=m.padding, dilation=m.dilation,

@@ -10,7 +10,7 @@ input. Two kinds of model are chains:
 * the zoo's VGG (``features`` + ``avgpool`` + flatten + ``classifier``, the
   order of ``SpikingVGG.forward``).
 
-The zoo's temporal models (``mf_seq_mlp``, ``input_type="sequence"``,
+The zoo's temporal models (``mf_seq_mlp``/``mf_seq_tcn``, ``input_type="sequence"``,
 ``[B, T, F]``; ``mf_dvs_net``, ``"events"``, ``[B, T, C, H, W]``) have the VGG
 layout and take their input *batch-first*; the engine accepts that input and
 moves time first itself (:data:`BATCH_FIRST`).

@@ -12,7 +12,9 @@ All figures are bits per image (a batch of one).
   - ``stream`` (one step through every layer): every neuron of every layer
     holds its state across steps. MF: one accumulator per neuron at its
     proven width (``acc_bits``); a static first layer needs none (it fires on
-    its one MAC against a per-step threshold).
+    its one MAC against a per-step threshold). A causal window
+    (:class:`~.ops.DelayWindow`) adds its shift register, ``(k-1)d`` past
+    inputs at their width, whatever the neuron.
   - ``layer`` (layer-asynchronous): one layer is live at a time and nothing
     per neuron survives it; the figure is the largest live layer's state
     while it runs its T steps (accumulators vectorised over the layer's
@@ -28,7 +30,7 @@ from typing import Dict, List
 
 from .fixed_point import signed_bits
 from .network import IntegerNetwork
-from .ops import Readout, SpikingLayer
+from .ops import DelayWindow, Readout, SpikingLayer
 
 __all__ = ["memory_report"]
 
@@ -61,11 +63,14 @@ def _weights(net: IntegerNetwork) -> List[dict]:
 
 def _state(net: IntegerNetwork, qlif_bits: int, lif_bits: int) -> Dict[str, Dict[str, int]]:
     per = [(_numel(op.out_shape), 0 if op.static else op.info["acc_bits"]) for op in net.spiking_layers]
+    # shift registers: every schedule that runs step by step needs them, whatever the neuron
+    delay = sum(op.history * _numel(op.in_shape) * (net.input_bits if i == 0 else _value_bits(op.in_bound, False))
+                for i, op in enumerate(net.ops) if isinstance(op, DelayWindow))
     return {
         "layer": dict(mf=max((n * b for n, b in per), default=0), qlif=max((n * qlif_bits for n, _ in per), default=0),
                       float_lif=max((n * lif_bits for n, _ in per), default=0)),
-        "stream": dict(mf=sum(n * b for n, b in per), qlif=sum(n * qlif_bits for n, _ in per),
-                       float_lif=sum(n * lif_bits for n, _ in per)),
+        "stream": dict(mf=sum(n * b for n, b in per) + delay, qlif=sum(n * qlif_bits for n, _ in per) + delay,
+                       float_lif=sum(n * lif_bits for n, _ in per) + delay),
     }
 
 

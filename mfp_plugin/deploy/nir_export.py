@@ -26,6 +26,10 @@ Mapping (one NIR node per entry, in a chain):
 * the readout -> ``Affine`` -> ``Output``; the prediction averages the
   per-step outputs over T (``metadata``).
 
+Refused (:class:`~.errors.UnsupportedLayerError`): a causal window
+(``CausalWindow``, the zoo's ``mf_seq_tcn``): NIR has a ``Delay`` node but no
+concatenation, so a chain cannot say ``cat(x[t], x[t-d], ...)``.
+
 What NIR cannot say is kept in ``metadata`` (bit widths, integer codes'
 scales, the ``>=`` rule, T, the input's fixed point) and in ``docs/deployment.md``.
 """
@@ -38,8 +42,9 @@ import torch
 from torch import nn
 
 from .compiler import compile_model
+from .errors import UnsupportedLayerError
 from .network import IntegerNetwork
-from .ops import Flatten, OrPool, Readout, SpikingLayer, SumPool
+from .ops import DelayWindow, Flatten, OrPool, Readout, SpikingLayer, SumPool
 
 __all__ = ["to_nir"]
 
@@ -137,6 +142,11 @@ def to_nir(model_or_net: Union[nn.Module, IntegerNetwork], *, dt: float = 1.0, *
         raise ValueError(f"dt must be a positive time step, got {dt!r}")
     net = model_or_net if isinstance(model_or_net, IntegerNetwork) else compile_model(model_or_net, **compile_kwargs)
     net.require_chain("to_nir")
+    windows = [op for op in net.ops if isinstance(op, DelayWindow)]
+    if windows:
+        raise UnsupportedLayerError(windows[0].name, None, "a causal window (CausalWindow) has no NIR form: NIR "
+                                    "has Delay but no concatenation of delayed copies; compile and run it with "
+                                    "deploy.compile instead")
     nodes: Dict[str, object] = {"input": nir.Input(input_type={"input": np.array(net.input_shape)})}
     order = ["input"]
 

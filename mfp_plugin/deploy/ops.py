@@ -5,8 +5,8 @@ Every op maps integer tensors to integer tensors, in two forms:
 * ``layer(x)``: all T steps at once, ``[T, B, ...] -> [T, B, ...]`` (the
   layer-asynchronous schedule: nothing per neuron survives the call);
 * ``step(x_t, state, t)``: one time step, ``[B, ...] -> [B, ...]`` plus the
-  op's state (the streaming schedule: only :class:`SpikingLayer`'s
-  accumulator and the readout's running sum are state).
+  op's state (the streaming schedule: :class:`SpikingLayer`'s accumulator,
+  the readout's running sum and :class:`DelayWindow`'s shift register are state).
 
 Spikes are ``uint8`` 0/1; pooled spike counts and the fixed-point image are
 int32; accumulators are int32 or int64 (chosen from a proven bound).
@@ -19,9 +19,10 @@ from typing import Any, Dict, Optional, Tuple
 import torch
 import torch.nn.functional as F
 
+from ..functional.window import causal_window
 from .mac import IntegerMAC
 
-__all__ = ["Op", "SpikingLayer", "OrPool", "SumPool", "Flatten", "Readout", "ResidualBlock"]
+__all__ = ["Op", "SpikingLayer", "OrPool", "SumPool", "Flatten", "DelayWindow", "Readout", "ResidualBlock"]
 
 
 def _merge(x: torch.Tensor) -> torch.Tensor:
@@ -167,6 +168,36 @@ class Flatten(Op):
 
     def _apply(self, x):
         return x.flatten(1)
+
+
+@dataclass
+class DelayWindow(Op):
+    """:class:`~mfp_plugin.layers.CausalWindow`: ``cat(x[t], x[t-d], ..., x[t-(k-1)d])`` per sample.
+
+    It only moves integers (zeros before the first step), so it is exact.
+    Layer by layer it is :func:`~mfp_plugin.functional.causal_window`; step by
+    step its state is a shift register of the last ``(k-1)d`` inputs.
+    """
+
+    kernel_size: int = 1
+    dilation: int = 1
+
+    kind = "window"
+
+    @property
+    def history(self) -> int:
+        """Past steps the shift register holds: ``(k-1)*d``."""
+        return (self.kernel_size - 1) * self.dilation
+
+    def layer(self, x: torch.Tensor) -> torch.Tensor:
+        return causal_window(x, self.kernel_size, self.dilation)
+
+    def step(self, x: torch.Tensor, state, t: int):
+        past = [] if state is None else state  # oldest first; past[-j] is the input of step t - j
+        parts = [x] + [past[-j * self.dilation] if j * self.dilation <= len(past) else torch.zeros_like(x)
+                       for j in range(1, self.kernel_size)]
+        keep = (past + [x])[-self.history:] if self.history else []
+        return torch.cat(parts, dim=-1), keep
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""The zoo's batch-first temporal models (``mf_seq_mlp``: ``[B, T, F]``; ``mf_dvs_net``: ``[B, T, C, H, W]``).
+"""The zoo's batch-first temporal models (``mf_seq_mlp``, ``mf_seq_tcn``: ``[B, T, F]``; ``mf_dvs_net``:
+``[B, T, C, H, W]``).
 
 Random weights; BatchNorm statistics set by train-mode passes on the same kind
 of input (so every layer fires at 12-24 %, as a trained net does, instead of
@@ -16,12 +17,12 @@ from mfp_plugin import deploy
 from mfp_plugin.deploy.agreement import float_forward
 
 T = 6
-SHAPES = {"mf_seq_mlp": (28,), "mf_dvs_net": (2, 34, 34)}
+SHAPES = {"mf_seq_mlp": (28,), "mf_seq_tcn": (28,), "mf_dvs_net": (2, 34, 34)}
 
 
 def _inputs(name, n, g):
     shp = (n, T, *SHAPES[name])
-    if name == "mf_seq_mlp":
+    if name.startswith("mf_seq"):
         return torch.randn(shp, generator=g)                     # normalised pixel rows
     return (torch.rand(shp, generator=g) < 0.2).float()          # event counts (0/1)
 
@@ -91,3 +92,28 @@ def test_temporal_bad_inputs_and_mismatched_input_types():
     assert net.input_type == "frames" and not net.batch_first
     with pytest.raises(ValueError, match="input_type must be one of"):
         deploy.compile(model, input_type="video")
+
+
+def test_tcn_window_is_a_shift_register_in_the_stream_schedule():
+    """mf_seq_tcn's causal windows compile to DelayWindow ops: identical integers in both schedules
+    (the test above), a shift register of (k-1)d past inputs counted as stream state, no NIR form."""
+    model, _ = _model("mf_seq_tcn")
+    net = deploy.compile(model)
+    windows = [op for op in net.ops if isinstance(op, deploy.ops.DelayWindow)]
+    assert [(op.kernel_size, op.dilation, op.history) for op in windows] == [(3, 1, 2), (3, 2, 4), (3, 4, 8),
+                                                                            (3, 8, 16)]
+    assert windows[0].in_shape == (28,) and windows[0].out_shape == (84,) and windows[1].out_shape == (768,)
+    mem = deploy.memory_report(net)
+    acc = sum(op.out_shape[0] * op.info["acc_bits"] for op in net.spiking_layers)
+    delay = 2 * 28 * net.input_bits + (4 + 8 + 16) * 256 * 1   # the input at its fixed point, then spikes
+    assert mem["state_bits"]["stream"]["mf"] == acc + delay
+    assert mem["state_bits"]["stream"]["qlif"] == 4 * 256 * 2 + delay
+    with pytest.raises(deploy.UnsupportedLayerError, match="CausalWindow"):
+        deploy.to_nir(net)
+
+
+def test_a_window_after_a_weight_layer_is_refused():
+    from mfp_plugin import CausalWindow, MFNode, QuantLinear
+    seq = nn.Sequential(QuantLinear(4, 8, weight_bits=2), CausalWindow(2), MFNode(), QuantLinear(16, 3, weight_bits=8))
+    with pytest.raises(deploy.UnsupportedLayerError, match="CausalWindow after the weight layer"):
+        deploy.compile(seq.eval(), T=4, input_type="frames", input_shape=(4,))

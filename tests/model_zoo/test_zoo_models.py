@@ -23,6 +23,7 @@ SMALL = {
     "mf_vgg_small": dict(size=28, T=2),
     "mf_vgg_mini": dict(size=28, T=2),
     "mf_seq_mlp": dict(size=(3, 28), T=3),            # [B, T, F] sequences
+    "mf_seq_tcn": dict(size=(3, 28), T=3, hidden=(16, 16), dilations=(1, 2)),
     "mf_dvs_net": dict(size=(2, 2, 34, 34), T=2),     # [B, T, 2, H, W] event frames
 }
 

@@ -8,7 +8,7 @@ import model_zoo
 from model_zoo import PretrainedCfg, registry
 from model_zoo.jsonable import to_jsonable
 
-EXPECTED = ["mf_dvs_net", "mf_resnet18", "mf_resnet19", "mf_resnet20", "mf_resnet34", "mf_seq_mlp",
+EXPECTED = ["mf_dvs_net", "mf_resnet18", "mf_resnet19", "mf_resnet20", "mf_resnet34", "mf_seq_mlp", "mf_seq_tcn",
             "mf_vgg11_bn", "mf_vgg13_bn", "mf_vgg16_bn", "mf_vgg_mini", "mf_vgg_small"]
 
 
