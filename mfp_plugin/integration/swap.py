@@ -71,6 +71,14 @@ def _carried_kwargs(old: nn.Module) -> dict:
     for attr in ("step_mode", "surrogate_function", "detach_reset"):
         if hasattr(old, attr):
             kw[attr] = getattr(old, attr)
+    if getattr(old, "decay_input", False) and "tau" in kw:
+        # SpikingJelly's decay_input=True charges H = V + (X - (V - V_reset)) / tau: the input enters
+        # scaled by 1/tau. Ours integrate X unscaled (H = beta V + X), so the same charge is the whole
+        # membrane scaled by tau: threshold and reset value scale with it, and the spikes stay the same.
+        if "v_threshold" in kw:
+            kw["v_threshold"] *= kw["tau"]
+        if isinstance(kw.get("v_reset"), float):
+            kw["v_reset"] *= kw["tau"]
     return kw
 
 
@@ -95,7 +103,10 @@ def swap_neurons(model: nn.Module, new_neuron=MFNode, old=None, **neuron_kwargs)
     Carried over where they mean the same: from SpikingJelly neurons
     ``v_threshold``, ``tau`` (LIF; PLIF's learned ``1/sigmoid(w)``), ``v_reset``
     and ``detach_reset`` (when the new class takes them), ``step_mode`` and
-    ``surrogate_function``; from snnTorch neurons (e.g.
+    ``surrogate_function``; their ``decay_input=True`` (SpikingJelly's default:
+    the input enters as ``X / tau``) becomes ``v_threshold`` and ``v_reset``
+    times ``tau``, since our neurons integrate ``X`` unscaled (the same spikes
+    up to the first reset; MF has none); from snnTorch neurons (e.g.
     ``swap_neurons(net, MFLeaky, old=snntorch.Leaky)``) ``beta``,
     ``learn_beta`` (a learnable beta), ``threshold``, ``spike_grad``,
     ``init_hidden``, ``output`` and ``reset_mechanism``. Explicit
@@ -108,6 +119,8 @@ def swap_neurons(model: nn.Module, new_neuron=MFNode, old=None, **neuron_kwargs)
     >>> net = mfp.swap_neurons(net, mfp.MFNode, membrane_bits=2)
     >>> type(net[1]).__name__, net[1].tau, net[1].membrane_bits
     ('MFNode', 3.0, 2)
+    >>> net[1].v_threshold          # LIFNode's default decay_input=True: threshold 1.0 times tau
+    3.0
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")

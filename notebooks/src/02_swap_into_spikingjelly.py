@@ -73,9 +73,11 @@ print(f"size with float32 weights: {float_kib:.1f} KiB")
 # last layer. `model_size` counts weights at their stored bit widths and every other tensor (BatchNorm,
 # biases, quantizer steps) at float32.
 #
-# One difference to keep in mind: SpikingJelly's PLIF uses `decay_input=True`,
-# $H = V + (X - V)/\tau$, while `MFNode` sums undecayed inputs, $H[t] = \sum_i \beta^{t-i} X[i]$. The input
-# scale differs by a factor $\tau$; that does not matter when training from scratch, as here.
+# One difference is carried for you: SpikingJelly's PLIF uses `decay_input=True`,
+# $H = V + (X - V)/\tau$, while `MFNode` sums undecayed inputs, $H[t] = \sum_i \beta^{t-i} X[i]$, a potential
+# $\tau$ times larger. `swap_neurons` therefore sets the threshold to $\tau\,\theta$ (2.0 below, for
+# $\theta = 1$ and PLIF's initial $\tau = 2$), so a swapped neuron fires as the PLIF neuron did up to that
+# neuron's first reset.
 
 # %% tags=["check"]
 mfp.swap_neurons(net, mfp.MFNode, membrane_bits=2)

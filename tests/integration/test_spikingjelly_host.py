@@ -105,7 +105,8 @@ def test_swap_neurons_carries_parameters_and_invalidates_reset_cache():
     functional.reset_net(net)  # SpikingJelly 2.x caches this net's module list here
     mfp.swap_neurons(net, mfp.QLIFNode, membrane_bits=3)
     assert isinstance(net[1], mfp.QLIFNode) and isinstance(net[2][1], mfp.QLIFNode) and isinstance(net[4], mfp.QLIFNode)
-    assert net[1].tau == 3.0 and net[1].v_threshold == 0.8 and net[1].membrane_bits == 3
+    # decay_input=True (LIFNode's default) is carried as the threshold times tau (see the next test)
+    assert net[1].tau == 3.0 and net[1].v_threshold == pytest.approx(0.8 * 3.0) and net[1].membrane_bits == 3
     assert net[1].surrogate_function.alpha == 3.0
     assert net[2][1].tau == pytest.approx(4.0)
     assert net[4].v_threshold == 1.5 and net[4].tau == 2.0  # IF has no tau: the default stays
@@ -113,6 +114,26 @@ def test_swap_neurons_carries_parameters_and_invalidates_reset_cache():
     assert net[1].v is not None
     functional.reset_net(net)  # must reach the new neurons, not a stale cached list
     assert net[1].v is None and net[2][1].v is None
+
+
+@pytest.mark.parametrize("decay_input", [True, False])
+def test_swapped_mf_fires_as_the_lif_it_replaced_until_that_lif_resets(decay_input):
+    """Before a LIF neuron's first spike nothing has reset it, so it is the MF neuron: the swap must
+    keep its charge, including SpikingJelly's decay_input=True (X / tau), so that the first spikes agree."""
+    torch.manual_seed(0)
+    x = torch.rand(12, 64, 8) * (1.5 if decay_input else 0.6)  # [T, B, N]; first spikes spread over the steps
+    lif = neuron.LIFNode(tau=2.5, v_threshold=0.7, decay_input=decay_input, step_mode="m")
+    net = nn.Sequential(lif)
+    with torch.no_grad():
+        s_lif = net(x)
+    mfp.swap_neurons(net, mfp.MFNode)
+    assert net[0].v_threshold == pytest.approx(0.7 * (2.5 if decay_input else 1.0))
+    with torch.no_grad():
+        s_mf = net(x)
+    fired = s_lif.cumsum(0) > 0
+    before = torch.cat([torch.ones_like(fired[:1]), ~fired[:-1]])   # up to and including the first spike
+    assert 0.2 < fired[-1].float().mean() < 1.0                      # some neurons fire, some never do
+    assert torch.equal(s_lif[before], s_mf[before])
 
 
 def test_swap_neurons_errors_and_explicit_old():
