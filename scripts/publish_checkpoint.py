@@ -47,6 +47,8 @@ def _train_command(conf: dict) -> str:
             argv.append(flag)
     if conf.get("augment") is False:
         argv.append("--no-augment")
+    if conf.get("model_kwargs"):
+        argv += ["--model-kwargs", *(f"{k}={json.dumps(v, separators=(',', ':'))}" for k, v in conf["model_kwargs"].items())]
     return shlex.join(argv)
 
 
@@ -114,7 +116,7 @@ def publish(run: Path, tag: str, *, default: bool = False, hardware: str | None 
     card = PretrainedCfg(
         architecture=arch, tag=tag, file=file, sha256=sha, dataset="fashion_mnist" if data == "fmnist" else data, T=int(model.T),
         weight_bits=wb, first_last_bits=flb, neuron=cfg.get("neuron"),
-        neuron_kwargs=neuron_kwargs, mean=cfg.get("mean"), std=cfg.get("std"), input_size=cfg.get("input_size"),
+        neuron_kwargs=neuron_kwargs, model_kwargs=dict(conf.get("model_kwargs") or {}), mean=cfg.get("mean"), std=cfg.get("std"), input_size=cfg.get("input_size"),
         num_classes=cfg.get("num_classes"), top1=full, subset_top1=subset, size_kib=round(size.total_kib, 1),
         eval_command=f"mfp eval {name} --data {data}",
         train_command=_train_command(conf),

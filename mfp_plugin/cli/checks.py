@@ -26,7 +26,7 @@ from ..engine import neuron_override as _neuron_override
 from .errors import USAGE, CommandError, usage_errors
 
 __all__ = ["model_name", "dataset_name", "cfg_dataset", "neuron_override", "data_root_given", "trainable",
-           "split_by_applies", "data_options"]
+           "split_by_applies", "data_options", "model_kwargs"]
 
 #: a dataset's ``kind`` -> the ``input_type`` of a model that takes its DataLoader batches
 INPUT_TYPE_FOR_KIND = {"image": "static", "sequence": "sequence", "events": "events"}
@@ -77,6 +77,21 @@ def neuron_override(neuron: Optional[str], membrane_bits: Optional[int], *, tau:
     a bad combination is a usage error."""
     with usage_errors():
         return _neuron_override(neuron, membrane_bits, tau=tau, learnable_decay=learnable_decay)
+
+
+def model_kwargs(model: Optional[str], options) -> None:
+    """``--model-kwargs`` given: build ``model`` with every override once, so that a misspelt or
+    clashing builder argument is a usage error before anything is written."""
+    if not getattr(options, "model_kwargs", None):
+        return
+    import model_zoo
+
+    from ..engine import model_overrides
+
+    with usage_errors():
+        overrides = model_overrides(options)
+        if model is not None:
+            model_zoo.create_model(model, pretrained=False, **overrides)
 
 
 def trainable(data: str) -> None:

@@ -254,6 +254,7 @@ def run(args: argparse.Namespace) -> int:
     from . import checks
 
     checks.model_name(args.model)
+    checks.model_kwargs(args.model, args)
     if args.data is not None:
         args.data = checks.dataset_name(args.data)
     with usage_errors():

@@ -31,7 +31,7 @@ TRAIN_DEFAULTS: dict[str, Any] = dict(
     data="fmnist", data_root=None, epochs=10, batch_size=128, lr=1e-3, optimizer="adam",
     wd=0.0, momentum=0.9, seed=0, limit_train=None, limit_test=None, augment=True,
     T=None, weight_bits=None, first_last_bits=None, neuron=None, membrane_bits=None,
-    tau=None, learnable_decay=None, split_by=None, label_smoothing=0.0, warmup_epochs=0, num_classes=None, amp=False, channels_last=False,
+    tau=None, learnable_decay=None, model_kwargs=None, split_by=None, label_smoothing=0.0, warmup_epochs=0, num_classes=None, amp=False, channels_last=False,
 )
 DEFAULT_WORKERS = 2
 

@@ -105,6 +105,7 @@ def _check_usage(args: argparse.Namespace) -> None:
         checks.split_by_applies(args.data, args.split_by)
         checks.data_root_given(args.data, args.data_root)
     checks.neuron_override(args.neuron, args.membrane_bits, tau=args.tau, learnable_decay=args.learnable_decay)
+    checks.model_kwargs(args.model, args)
 
 
 def _note(text: str, info) -> None:

@@ -14,12 +14,13 @@ argparse.ArgumentTypeError: expected an int >= 1, got '0'
 from __future__ import annotations
 
 import argparse
+import json
 
 from ..quant import normalize_bits
 from .overrides import NEURONS
 
 __all__ = ["bits_option", "positive_int", "non_negative_int", "membrane_bits_option", "tau_option",
-           "add_model_options", "add_malloc_option"]
+           "model_kwarg_option", "add_model_options", "add_malloc_option"]
 
 _BITS_EXPECTED = "expected an int >= 1, 'ternary' or 'fp' (1 = binary, 2..8 = LSQ, 32 or 'fp' = float)"
 
@@ -77,9 +78,40 @@ def tau_option(text: str) -> float:
     return value
 
 
+def model_kwarg_option(text: str) -> tuple:
+    """``--model-kwargs KEY=VALUE``: one builder keyword; VALUE is JSON when it parses, else a string.
+
+    >>> model_kwarg_option("channels=[32, 64, 64]"), model_kwarg_option("dropout=0.2")
+    (('channels', [32, 64, 64]), ('dropout', 0.2))
+    >>> model_kwarg_option("norm=batch"), model_kwarg_option("hidden_features=null")
+    (('norm', 'batch'), ('hidden_features', None))
+    """
+    key, sep, value = str(text).partition("=")
+    key = key.strip()
+    if not sep or not key.isidentifier():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE with KEY a Python name (VALUE JSON or text), "
+                                         f"got {text!r}")
+    try:
+        return key, json.loads(value)
+    except ValueError:
+        return key, value
+
+
+class _KeywordsAction(argparse.Action):
+    """Collect ``KEY=VALUE`` pairs (``model_kwarg_option``) into one dict; a repeated key is an error."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        out = dict(getattr(namespace, self.dest, None) or {})
+        for key, value in values:
+            if key in out:
+                parser.error(f"{option_string}: {key} given twice")
+            out[key] = value
+        setattr(namespace, self.dest, out)
+
+
 def add_model_options(p: argparse.ArgumentParser) -> None:
     """``--T``, ``--weight-bits``, ``--first-last-bits``, ``--neuron``, ``--membrane-bits``, ``--tau``,
-    ``--learnable-decay`` (all default: the model's)."""
+    ``--learnable-decay``, ``--model-kwargs`` (all default: the model's)."""
     g = p.add_argument_group("model overrides (passed to model_zoo.create_model)")
     g.add_argument("--T", type=positive_int, default=None, help="time steps [default: the model's]")
     g.add_argument("--weight-bits", type=bits_option, default=None,
@@ -95,6 +127,10 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
                    help="membrane time constant, decay beta = 1 - 1/tau (plif: its initial tau) [the neuron's: 2]")
     g.add_argument("--learnable-decay", action="store_const", const=True, default=None,
                    help="--neuron mf: learn the decay beta of each layer (initialised from --tau)")
+    g.add_argument("--model-kwargs", nargs="+", type=model_kwarg_option, action=_KeywordsAction, default=None,
+                   metavar="KEY=VALUE",
+                   help="other builder arguments, VALUE as JSON (as timm's train.py), e.g. "
+                        "--model-kwargs channels=[32,64,64] hidden_features=512")
 
 
 def add_malloc_option(p: argparse.ArgumentParser) -> None:

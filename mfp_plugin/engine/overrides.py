@@ -122,7 +122,8 @@ def model_overrides(options: Any, fallback: Optional[Mapping] = None) -> dict:
     """``create_model`` overrides from ``options`` (a mapping or an ``argparse.Namespace``).
 
     Reads the keys ``T``, ``weight_bits``, ``first_last_bits``, ``neuron``,
-    ``membrane_bits``, ``tau``, ``learnable_decay`` and ``num_classes``; a key that is missing or ``None``
+    ``membrane_bits``, ``tau``, ``learnable_decay``, ``num_classes`` and
+    ``model_kwargs`` (other builder arguments, a dict); a key that is missing or ``None``
     is taken from ``fallback`` (e.g. the arguments a checkpoint was trained
     with), else left to the model. Bad values raise ``ValueError``/``TypeError``.
     """
@@ -142,4 +143,32 @@ def model_overrides(options: Any, fallback: Optional[Mapping] = None) -> dict:
     classes = get("num_classes")
     if classes is not None:
         out["num_classes"] = int(classes)
+    out.update(_model_kwargs(get("model_kwargs")))
     return out
+
+
+#: builder arguments that have their own option: model_kwargs may not set them behind its back
+_OWN_OPTIONS = {"T": "--T", "weight_bits": "--weight-bits", "first_last_bits": "--first-last-bits",
+                "neuron": "--neuron", "neuron_kwargs": "--neuron/--membrane-bits/--tau/--learnable-decay",
+                "num_classes": "the dataset", "pretrained": "--pretrained/--checkpoint"}
+
+
+def _model_kwargs(kwargs) -> dict:
+    """``model_kwargs``: other builder arguments (e.g. ``{"channels": [32, 64, 64]}``), checked.
+
+    >>> _model_kwargs({"channels": [32, 64, 64]})
+    {'channels': [32, 64, 64]}
+    >>> _model_kwargs({"T": 8})
+    Traceback (most recent call last):
+    ...
+    ValueError: model_kwargs may not set T: use --T
+    """
+    if kwargs is None:
+        return {}
+    if not isinstance(kwargs, Mapping) or not all(isinstance(k, str) and k.isidentifier() for k in kwargs):
+        raise TypeError(f"model_kwargs must map builder argument names to values, got {kwargs!r}")
+    clash = sorted(set(kwargs) & set(_OWN_OPTIONS))
+    if clash:
+        raise ValueError(f"model_kwargs may not set {', '.join(clash)}: use "
+                         + "; ".join(_OWN_OPTIONS[k] for k in clash))
+    return dict(kwargs)

@@ -76,6 +76,27 @@ def test_train_sequences_resume_and_eval_with_tau_and_learnable_decay(fake_fmnis
     assert res["n"] == 16 and math.isclose(res["loss"], loss, rel_tol=1e-5) and math.isclose(res["top1"], top1)
 
 
+def test_model_kwargs_build_train_resume_and_eval_the_same_net(fake_fmnist, tmp_path, capsys):
+    """--model-kwargs reaches the builder, is part of the run (resume must match) and rebuilds it for eval."""
+    run = tmp_path / "tcn"
+    argv = _train(fake_fmnist, run, "mf_seq_tcn", "fmnist-seq", "--model-kwargs", "hidden=[16,12]",
+                  "dilations=[1,3]")
+    assert main([*argv, "--stop-after", "1"]) == 0
+    saved = json.loads((run / "args.json").read_text())
+    assert saved["model_kwargs"] == {"hidden": [16, 12], "dilations": [1, 3]}
+    with pytest.raises(SystemExit, match="--model-kwargs: run has"):
+        main(["train", "--output", str(run), "--resume", "--model-kwargs", "hidden=[16,16]", "dilations=[1,3]"])
+    assert main(["train", "--output", str(run), "--resume", "--no-progress"]) == 0
+    state = torch.load(run / "last.pt", weights_only=True)["model"]
+    assert tuple(state["features.5.weight"].shape) == (12, 3 * 16)   # window(k=3) of 16 features -> 12
+    res, printed = _eval_json(["eval", "mf_seq_tcn", "--checkpoint", str(run / "last.pt"), "--limit", "16"],
+                              tmp_path, capsys)
+    model = model_zoo.create_model("mf_seq_tcn", hidden=[16, 12], dilations=[1, 3])
+    model.load_state_dict(state)
+    loss, _ = _reference(model, get_dataset("fmnist-seq", "test", fake_fmnist), 16)
+    assert math.isclose(res["loss"], loss, rel_tol=1e-5)
+
+
 @pytest.mark.parametrize("extra,T,split_by", [([], 10, "number"), (["--T", "4", "--split-by", "time"], 4, "time")])
 def test_eval_event_net_on_the_bundled_events(extra, T, split_by, tmp_path, capsys):
     torch.manual_seed(5)
@@ -121,6 +142,11 @@ ERRORS = [
     (["eval", "mf_dvs_net", "--data", "fmnist-dvs-bundled", "--learnable-decay", "--neuron", "plif"],
      ["plif learns its decay"]),
     (["eval", "mf_vgg_small", "--data", "fmnist-bundled", "--split-by", "number"], ["--split-by", "fmnist-bundled"]),
+    (["train", "mf_seq_tcn", "--data", "fmnist-seq", "--model-kwargs", "T=4", "-o", "OUT"], ["may not set T", "--T"]),
+    (["train", "mf_seq_tcn", "--data", "fmnist-seq", "--model-kwargs", "hiden=[8]", "-o", "OUT"], ["hiden"]),
+    (["train", "mf_seq_tcn", "--data", "fmnist-seq", "--model-kwargs", "hidden", "-o", "OUT"], ["KEY=VALUE"]),
+    (["eval", "mf_seq_tcn", "--data", "fmnist-seq-bundled", "--model-kwargs", "dilations=[1,2]"],
+     ["one dilation per hidden layer"]),
 ]
 
 
