@@ -104,17 +104,36 @@ class TemporalClassifierBase(SpikingClassifierBase):
     ``"events"`` (``[B, T, C, H, W]``) are transposed to ``[T, B, ...]``; the
     stem then runs on the merged ``[T*B, ...]`` tensor as for ``"frames"``.
     ``allowed`` lists the input types a subclass supports.
+
+    ``readout``: ``"mean"`` (default, as every zoo model) averages the
+    per-step logits over T; ``"last"`` takes the last step's only, the usual
+    sequential-MNIST setting, where whatever the classifier uses must reach
+    the last step through the neurons' state (the setting where a neuron's
+    memory matters; docs/results.md, section 4).
     """
 
     allowed: Sequence[str] = ("events", "frames", "static")
+    READOUTS = ("mean", "last")
 
-    def __init__(self, *, input_type: str, **kwargs) -> None:
+    def __init__(self, *, input_type: str, readout: str = "mean", **kwargs) -> None:
         if input_type not in self.allowed:
             raise ValueError(f"{type(self).__name__}: input_type must be one of "
                              f"{', '.join(repr(a) for a in self.allowed)}, got {input_type!r}")
+        if readout not in self.READOUTS:
+            raise ValueError(f"{type(self).__name__}: readout must be 'mean' (logits averaged over T) or 'last' "
+                             f"(the last step's), got {readout!r}")
         # the base checks and stores the rest; batch-first types are frames once transposed
         super().__init__(input_type="frames" if input_type in BATCH_FIRST_INPUTS else input_type, **kwargs)
         self.input_type = input_type
+        self.readout = readout
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Logits ``[B, num_classes]``: the per-step logits averaged over T, or the last step's."""
+        steps = self.forward_steps(x)
+        return steps.mean(0) if self.readout == "mean" else steps[-1]
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + (f", readout={self.readout!r}" if self.readout != "mean" else "")
 
     def _check_input(self, x: Tensor) -> None:
         if self.input_type not in BATCH_FIRST_INPUTS:
@@ -161,9 +180,10 @@ class SpikingSeqMLP(TemporalClassifierBase):
     def __init__(self, *, in_channels: int = 28, num_classes: int = 10, T: int = 28,
                  hidden: Sequence[int] = (256, 256), kernel_size: int = 1, dilations: Optional[Sequence[int]] = None,
                  neuron=None, neuron_kwargs: Optional[Dict[str, Any]] = None,
-                 weight_bits: Bits = 2, first_last_bits: Bits = 8, input_type: str = "sequence") -> None:
+                 weight_bits: Bits = 2, first_last_bits: Bits = 8, input_type: str = "sequence",
+                 readout: str = "mean") -> None:
         super().__init__(T=T, in_channels=in_channels, num_classes=num_classes, input_type=input_type,
-                         weight_bits=weight_bits, first_last_bits=first_last_bits)
+                         weight_bits=weight_bits, first_last_bits=first_last_bits, readout=readout)
         hidden = [int(h) for h in hidden]
         if not hidden or min(hidden) < 1:
             raise ValueError(f"hidden must list at least one layer width >= 1, got {hidden!r}")
@@ -219,9 +239,10 @@ class SpikingDVSNet(ConvFeaturesHead, TemporalClassifierBase):
     def __init__(self, *, in_channels: int = 2, num_classes: int = 10, T: int = 10,
                  channels: Sequence[int] = (16, 32, 32), pool_size: int = 4, hidden_features: Optional[int] = 256,
                  dropout: float = 0.0, neuron=None, neuron_kwargs: Optional[Dict[str, Any]] = None,
-                 weight_bits: Bits = 2, first_last_bits: Bits = 8, input_type: str = "events") -> None:
+                 weight_bits: Bits = 2, first_last_bits: Bits = 8, input_type: str = "events",
+                 readout: str = "mean") -> None:
         super().__init__(T=T, in_channels=in_channels, num_classes=num_classes, input_type=input_type,
-                         weight_bits=weight_bits, first_last_bits=first_last_bits)
+                         weight_bits=weight_bits, first_last_bits=first_last_bits, readout=readout)
         channels = [int(c) for c in channels]
         if not channels or min(channels) < 1 or int(pool_size) < 1:
             raise ValueError(f"channels must list at least one width >= 1 and pool_size be >= 1, "

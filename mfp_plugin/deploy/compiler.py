@@ -17,7 +17,8 @@ AvgPool2d, AdaptiveAvgPool2d   integer window sum; 1/k^2 folded into the next la
 Flatten, Dropout, Identity     reshape / nothing (eval)
 CausalWindow (k, d)            the same window on integers (exact); a shift register of the
                                last (k-1)d inputs when run step by step
-last weight layer (no neuron)  readout: ``M * sum_t A[t] + B`` in int64, argmax
+last weight layer (no neuron)  readout: ``M * sum_t A[t] + B`` in int64, argmax (``M * A[T-1] + B``
+                               for a model with ``readout="last"``)
 residual basic block           :class:`~.ops.ResidualBlock`: the shortcut in the main branch's
                                unit with a ``2^-residual_bits`` ratio (:func:`~.fold.residual_ratio`)
 =============================  =================================================================
@@ -320,8 +321,9 @@ class _Builder:
         if e["layer_type"] != "linear":
             raise UnsupportedLayerError(p["name"], p["layer"], "the readout (last weight layer) must be a linear layer")
         kappa, d = channel_affine(e["scale"], e["bias"], p["bn"], self.scale, e["codes"].shape[0])
-        M, B, unit = readout_integers(kappa, d, T, self.opts["readout_bits"])
-        sum_bound = T * mac_bound
+        last = self.chain.readout == "last"   # logits of the last step: a sum over one step
+        M, B, unit = readout_integers(kappa, d, 1 if last else T, self.opts["readout_bits"])
+        sum_bound = (1 if last else T) * mac_bound
         total = int(M.abs().max()) * sum_bound + int(B.abs().max())
         int_dtype_for(total)  # refuses what int64 cannot hold
         mac = IntegerMAC("linear", e["codes"], {}, mac_bound, self.opts["mac"])
@@ -330,7 +332,7 @@ class _Builder:
                     weight_spec=e["weight_bits"], quantizer=e["quantizer"], codes=e["codes"], scale=e["scale"],
                     bias=e["bias"], in_scale=self.scale, kappa=kappa, d=d, acc_bits=signed_bits(total),
                     readout_bits=self.opts["readout_bits"])
-        op = Readout(name=p["name"], mac=mac, M=M, B=B, unit=unit, sum_bound=sum_bound, info=info)
+        op = Readout(name=p["name"], mac=mac, M=M, B=B, unit=unit, sum_bound=sum_bound, last=last, info=info)
         self._push(op, out_shape, out_bound=total)
 
 

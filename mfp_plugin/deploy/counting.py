@@ -78,6 +78,8 @@ class OpCounter:
         rec["macs"] += batch * outputs * _fan_in(op)
         if rec["input"] == "analog":
             rec["snn_macs"] += batch * outputs * _fan_in(op) * (1 if static else T)
+        elif getattr(op, "last", False):  # a last-step readout runs its MAC once, on the last step's spikes
+            rec["synops"] += _synops(op, inp[-1])
         else:
             rec["synops"] += _synops(op, inp.flatten(0, 1))
         if isinstance(op, SpikingLayer):

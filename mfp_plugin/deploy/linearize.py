@@ -46,6 +46,7 @@ class Chain:
     input_type: str                  # "static" ([B, C, H, W] repeated over T), "frames" ([T, B, ...]),
     #                                  "sequence" ([B, T, F]) or "events" ([B, T, C, H, W]); see BATCH_FIRST
     input_shape: Tuple[int, ...]     # per-sample shape, e.g. (1, 28, 28)
+    readout: str = "mean"            # the model's: logits averaged over T ("mean") or the last step's ("last")
 
 
 def _is_zoo_vgg(model: nn.Module) -> bool:
@@ -139,4 +140,7 @@ def linearize(model: nn.Module, T: Optional[int] = None, input_type: Optional[st
     input_shape = tuple(int(v) for v in input_shape)
     if not input_shape or any(v < 1 for v in input_shape):
         raise ValueError(f"input_shape must be positive sizes without batch or time, got {input_shape}")
-    return Chain(layers=layers, T=int(T), input_type=input_type, input_shape=input_shape)
+    readout = getattr(model, "readout", "mean")
+    if readout not in ("mean", "last"):
+        raise UnsupportedLayerError("", model, f"readout={readout!r}: the engine reads out 'mean' or 'last'")
+    return Chain(layers=layers, T=int(T), input_type=input_type, input_shape=input_shape, readout=readout)

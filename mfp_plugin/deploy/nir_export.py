@@ -175,7 +175,9 @@ def to_nir(model_or_net: Union[nn.Module, IntegerNetwork], *, dt: float = 1.0, *
         else:  # pragma: no cover - every op kind is handled above
             raise TypeError(f"no NIR form for {type(op).__name__}")
     add("output", nir.Output(output_type={"output": np.array(net.readout.out_shape)},
-                             metadata={"aggregation": f"the prediction is the argmax of the mean over T={net.T} "
+                             metadata={"aggregation": f"the prediction is the argmax of the last of T={net.T} "
+                                                      "steps' outputs" if net.readout.last else
+                                                      f"the prediction is the argmax of the mean over T={net.T} "
                                                       "steps of the per-step outputs"}))
     edges = list(zip(order[:-1], order[1:]))
     meta = {"source": "mfp_plugin.deploy.to_nir", "T": net.T, "input_type": net.input_type, "dt": float(dt),

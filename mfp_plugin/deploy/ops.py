@@ -205,6 +205,7 @@ class Readout(Op):
     """The last weight layer (no neuron): ``L_c = M_c * sum_t A_c[t] + B_c`` in int64.
 
     ``logits ~= L * unit`` (see :func:`~.fold.readout_integers`); its argmax is the prediction.
+    ``last=True`` (a model with ``readout="last"``): ``L_c = M_c * A_c[T-1] + B_c``, the last step's.
     """
 
     mac: Optional[IntegerMAC] = None
@@ -212,20 +213,23 @@ class Readout(Op):
     B: Optional[torch.Tensor] = None
     unit: float = 1.0
     sum_bound: int = 0
+    last: bool = False
     info: Dict[str, Any] = field(default_factory=dict)
 
     kind = "readout"
 
     def layer(self, x: torch.Tensor) -> torch.Tensor:
+        if self.last:  # only the last step counts: no MAC for the others
+            return self.finish(self.mac(x[-1], torch.int64))
         A = _split(self.mac(_merge(x), torch.int64), x.shape[0])
         return self.finish(A.sum(0))
 
     def step(self, x: torch.Tensor, state, t: int):
         A = self.mac(x, torch.int64)
-        return None, (A if state is None else state + A)
+        return None, (A if state is None or self.last else state + A)
 
     def finish(self, a_sum: torch.Tensor) -> torch.Tensor:
-        """Integer logits from the T-step sum of the MAC."""
+        """Integer logits from the T-step sum of the MAC (the last step's MAC with ``last``)."""
         return a_sum * self.M + self.B
 
 

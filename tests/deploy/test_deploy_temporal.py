@@ -117,3 +117,32 @@ def test_a_window_after_a_weight_layer_is_refused():
     seq = nn.Sequential(QuantLinear(4, 8, weight_bits=2), CausalWindow(2), MFNode(), QuantLinear(16, 3, weight_bits=8))
     with pytest.raises(deploy.UnsupportedLayerError, match="CausalWindow after the weight layer"):
         deploy.compile(seq.eval(), T=4, input_type="frames", input_shape=(4,))
+
+
+@pytest.mark.parametrize("name", ["mf_seq_mlp", "mf_dvs_net"])
+def test_last_step_readout_compiles_and_agrees(name):
+    """readout='last': the float model's logits are the last step's; the engine's readout takes only the
+    last step's MAC (both schedules), and its integer logits track the float ones."""
+    torch.manual_seed(0)
+    g = torch.Generator().manual_seed(7)
+    mean_model, _ = _model(name)
+    model = model_zoo.create_model(name, T=T, readout="last")
+    model.load_state_dict(mean_model.state_dict())
+    model.eval()
+    x = _inputs(name, 16, g)
+    with torch.no_grad():
+        assert torch.equal(model(x), model.forward_steps(x)[-1])
+        assert not torch.allclose(model(x), mean_model(x))
+    net = deploy.compile(model)
+    assert net.readout.last and not deploy.compile(mean_model).readout.last
+    a, b = net.run(x, "layer"), net.run(x, "stream")
+    assert torch.equal(a.logits_int, b.logits_int)
+    logits_f, _ = float_forward(model, x)
+    assert torch.allclose(a.logits.float(), logits_f, atol=0.05 * float(logits_f.abs().max()) + 1e-3)
+    ag = deploy.agreement(model, net, [(x, torch.zeros(16, dtype=torch.long))])
+    assert ag["argmax_agreement"] >= 0.95
+
+
+def test_bad_readout_is_refused():
+    with pytest.raises(ValueError, match="readout must be 'mean'"):
+        model_zoo.create_model("mf_seq_mlp", readout="max")

@@ -41,7 +41,7 @@ def test_commands_one_recipe_per_task_and_every_row():
     from mfp_plugin.cli import build_parser
 
     lines = _commands()
-    assert len(lines) == 3 * 3 * 6  # seeds x tasks x rows
+    assert len(lines) == 3 * 5 * 6  # seeds x tasks x rows
     by_task = {}
     for line in lines:
         argv = shlex.split(line)[1:]
@@ -49,7 +49,7 @@ def test_commands_one_recipe_per_task_and_every_row():
         task = Path(args.output).parent.name
         by_task.setdefault(task, []).append(line)
         assert args.output == f"R/seed{args.seed}/{task}/{Path(args.output).name}"
-    assert sorted(by_task) == ["dvs_tau2", "seq_tau2", "seq_tau4"]
+    assert sorted(by_task) == ["dvs_tau2", "seq_last_tau2", "seq_last_tau4", "seq_tau2", "seq_tau4"]
     for task, group in by_task.items():
         # everything before the neuron options is the task's recipe: identical on every row
         common = {re.sub(r"--output \S+ ", "", line.split("--neuron")[0]).replace(" --seed 1 ", " --seed 0 ")
@@ -59,6 +59,12 @@ def test_commands_one_recipe_per_task_and_every_row():
     assert all("mf_seq_mlp --data fmnist-seq" in x and "--T 28" in x and "--tau 2.0" in x for x in seq2)
     assert [x.replace("seq_tau2", "seq_tau4").replace("--tau 2.0", "--tau 4.0") for x in seq2] == seq4
     assert all("mf_dvs_net --data fmnist-dvs" in x and "--T 10" in x and "--channels-last" in x for x in dvs)
+    # the last-step tasks are the mean-readout ones plus the readout, nothing else
+    for tau in ("2", "4"):
+        last = by_task[f"seq_last_tau{tau}"][:6]
+        assert [x.replace(" --model-kwargs readout=last", "").replace(f"seq_last_tau{tau}", f"seq_tau{tau}")
+                for x in last] == by_task[f"seq_tau{tau}"][:6]
+        assert all(x.count("--model-kwargs readout=last") == 1 for x in last)
     lif, q2, q4, mf, mf2, ld = seq2
     assert "--neuron lif --weight-bits fp --first-last-bits fp" in lif and "--membrane-bits" not in lif
     for line in (q2, q4, mf, mf2, ld):
