@@ -10,7 +10,9 @@ Per weight layer, per image:
 * ``snn_macs``: multiply-accumulates the SNN still does: the first layer's
   MAC on the analog (fixed-point) input, once per image for a static input
   (the image is the same at every step), T times for frames.
-* ``macs``: the same network as an ANN, one pass: outputs x fan-in.
+* ``macs``: the same network as an ANN: outputs x fan-in, one pass for a
+  static image, one pass per step for sequences and event frames (an ANN
+  reads a sequence one step at a time too; a last-step readout once).
 * ``firing_rate``: spikes / (neurons x T), and the neuron count.
 
 Each is counted from the tensors the engine actually processes.
@@ -75,7 +77,9 @@ class OpCounter:
         T, static = self.net.T, inp.dim() == len(op.in_shape) + 1
         batch = inp.shape[0] if static else inp.shape[1]
         outputs = int(torch.tensor(op.out_shape).prod())
-        rec["macs"] += batch * outputs * _fan_in(op)
+        # the ANN twin: one pass over a static image, one per step over a sequence or event frames
+        passes = 1 if self.net.input_type == "static" or getattr(op, "last", False) else T
+        rec["macs"] += batch * outputs * _fan_in(op) * passes
         if rec["input"] == "analog":
             rec["snn_macs"] += batch * outputs * _fan_in(op) * (1 if static else T)
         elif getattr(op, "last", False):  # a last-step readout runs its MAC once, on the last step's spikes
