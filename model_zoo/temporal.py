@@ -14,14 +14,14 @@ checks sequence data against.
 -> ``BatchNorm1d`` -> neuron -> ``QuantLinear(256, K)``; BN normalises each
 feature over batch *and* time (it runs on the merged ``[T*B, 256]``), the
 first and last linear layers have ``first_last_bits``. Readout: the per-step
-logits averaged over all T steps (the zoo's readout). Why not the last steps:
-a feed-forward net remembers the past only through its neurons' decay
-(``beta = 1 - 1/tau``: at tau = 2 a row's weight halves every step), so a
-readout at the last step would see the last few rows and measure the readout,
-not the neurons; the mean over T lets every step vote with what its neurons
-hold at that step, and a longer memory (tau = 4, a learned decay, no
-quantization of the potential) shows up as better votes. ``input_type``:
-``"sequence"`` (``[B, T, F]``, the only one).
+logits averaged over all T steps (the zoo's readout), so every row votes as
+it arrives and little memory is needed; ``readout="last"`` takes the last
+step's logits only, the usual sequential-MNIST setting. A feed-forward net
+remembers the past only through its neurons (``beta = 1 - 1/tau``: at tau = 2
+a row's weight halves every step; a LIF or QLIF neuron also forgets at every
+reset), so the last-step readout is where a neuron's memory decides the
+result (docs/results.md, section 4). ``input_type``: ``"sequence"``
+(``[B, T, F]``, the only one).
 
 ``mf_seq_tcn``: the same over time, but every hidden layer is a causal 1-D
 convolution over time: :class:`~mfp_plugin.layers.CausalWindow` (kernel 3,
