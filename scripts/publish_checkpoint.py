@@ -70,8 +70,7 @@ def publish(run: Path, tag: str, *, default: bool = False, hardware: str | None 
     from model_zoo import PretrainedCfg, save_checkpoint
     from model_zoo.pretrained import CFG_DIR, WEIGHTS_DIR
     from mfp_plugin.engine import evaluate, model_overrides
-    from mfp_plugin.cli.checks import data_options, dataset_name
-    from mfp_plugin.data import get_dataset
+    from mfp_plugin.data import DATASETS, canonical_name, get_dataset
     from mfp_plugin.quant import model_size
 
     weights_dir = Path(weights_dir or WEIGHTS_DIR)
@@ -83,7 +82,7 @@ def publish(run: Path, tag: str, *, default: bool = False, hardware: str | None 
         raise SystemExit(f"error: {run} stopped at epoch {ckpt['epoch']} of {conf['epochs']}; finish it with "
                          f"`mfp train --output {run} --resume` first")
     arch = conf["model"]
-    data = dataset_name(conf.get("data") or "fmnist")
+    data = canonical_name(conf.get("data") or "fmnist")
     subset_data = bundled_subset(data)
     overrides = model_overrides(conf)
     model = model_zoo.create_model(arch, **overrides)
@@ -97,7 +96,9 @@ def publish(run: Path, tag: str, *, default: bool = False, hardware: str | None 
     device = torch.device("cpu")
 
     def top1(dataset, root=None):
-        ds = get_dataset(dataset, "test", root, cfg=cfg, **data_options(dataset, model, conf.get("split_by")))
+        temporal = DATASETS[dataset]["T"] is not None  # items framed with the model's T (and the run's split_by)
+        kw = {"T": model.T, **({"split_by": conf["split_by"]} if conf.get("split_by") else {})} if temporal else {}
+        ds = get_dataset(dataset, "test", root, cfg=cfg, **kw)
         if limit is not None:
             ds = torch.utils.data.Subset(ds, range(min(limit, len(ds))))
         loader = torch.utils.data.DataLoader(ds, batch_size=256, shuffle=False)

@@ -114,8 +114,9 @@ def test_spikingjelly_model_after_swap_and_quantize():
 
     torch.manual_seed(0)
     net = nn.Sequential(
-        layer.Conv2d(1, 6, 3, padding=1, bias=False), layer.BatchNorm2d(6), neuron.LIFNode(),
-        layer.MaxPool2d(2), layer.Flatten(), layer.Linear(6 * 4 * 4, 12), neuron.LIFNode(),
+        # decay_input=False: threshold 1 after the swap (True would carry as tau * 1, see swap_neurons)
+        layer.Conv2d(1, 6, 3, padding=1, bias=False), layer.BatchNorm2d(6), neuron.LIFNode(decay_input=False),
+        layer.MaxPool2d(2), layer.Flatten(), layer.Linear(6 * 4 * 4, 12), neuron.LIFNode(decay_input=False),
         layer.Dropout(0.5), layer.Linear(12, 4))
     functional.set_step_mode(net, "m")
     mfp.swap_neurons(net, mfp.MFNode, membrane_bits=2)
