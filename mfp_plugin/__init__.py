@@ -11,7 +11,7 @@ ICASSP 2025 paper's abstract (arXiv 2503.00040).
 """
 from . import functional
 from .layers import CausalWindow
-from .integration import register, reset_states, swap_neurons
+from .integration import register, reset_states, set_backend, swap_neurons
 from .neuron import MFNode, QLIFNode
 from .quant import (BinaryQuantizer, LSQQuantizer, QuantConv2d, QuantLinear, TernaryQuantizer, WeightQuantizer,
                     export_layer, export_model, make_weight_quantizer, quantize_model)
@@ -19,7 +19,7 @@ from .quant import (BinaryQuantizer, LSQQuantizer, QuantConv2d, QuantLinear, Ter
 __version__ = "0.1.0"
 
 __all__ = [
-    "MFNode", "QLIFNode", "QuantConv2d", "QuantLinear", "quantize_model", "swap_neurons", "register", "reset_states",
+    "MFNode", "QLIFNode", "QuantConv2d", "QuantLinear", "quantize_model", "swap_neurons", "register", "reset_states", "set_backend",
     "WeightQuantizer", "BinaryQuantizer", "TernaryQuantizer", "LSQQuantizer", "make_weight_quantizer",
     "export_layer", "export_model", "CausalWindow", "functional", "__version__",
 ]
