@@ -2,12 +2,12 @@
 
 >>> import torch, model_zoo
 >>> model_zoo.list_models()
-['mf_dvs_net', 'mf_resnet18', 'mf_resnet19', 'mf_resnet20', 'mf_resnet34', 'mf_seq_mlp', 'mf_vgg11_bn', 'mf_vgg13_bn', 'mf_vgg16_bn', 'mf_vgg_mini', 'mf_vgg_small']
+['mf_dvs_net', 'mf_resnet18', 'mf_resnet19', 'mf_resnet20', 'mf_resnet34', 'mf_seq_mlp', 'mf_seq_tcn', 'mf_vgg11_bn', 'mf_vgg13_bn', 'mf_vgg16_bn', 'mf_vgg_mini', 'mf_vgg_small']
 >>> m = model_zoo.create_model("mf_vgg_small", T=2)      # MFNode, 2-bit weights, 8-bit first/last
 >>> m(torch.rand(4, 1, 28, 28)).shape                   # [B, C, H, W] -> [B, num_classes]
 torch.Size([4, 10])
 >>> model_zoo.list_pretrained()
-['mf_vgg_small.fmnist_w1', 'mf_vgg_small.fmnist_w2_m2']
+['mf_seq_tcn.fmnist_seq_w2', 'mf_vgg_small.fmnist_w1', 'mf_vgg_small.fmnist_w2_m2']
 
 Models: static images ``[B, C, H, W]`` are direct-encoded over ``T`` steps
 (the first conv + BN runs once); ``input_type="frames"`` takes event frames
