@@ -33,7 +33,13 @@ whose ``args.json`` names another seed is refused). ``run`` trains them with
 ``mfp train`` (``--jobs`` at a time, each on ``--threads`` OpenMP threads),
 seed by seed, and resumes any run that has a ``last.pt``: stopping and
 re-running the same command continues where it stopped (epoch granularity).
-``report`` reads every run's ``log.csv`` and writes, per task and row, the
+Every finished epoch is also copied into a ledger kept in the repository
+(``--ledger``, default ``docs/data/temporal_experiment_runs.json``: per
+``seed<S>/<task>/<row>``, the run's ``args.json`` without its paths and its
+``log.csv`` rows), by ``run`` after each run and by ``report``: the runs folder
+is scratch that a lost machine takes with it, the ledger is what the tables are
+made from and goes in with the docs. ``report`` reads every run's ``log.csv``
+(or its ledger entry, whichever holds more epochs) and writes, per task and row, the
 final top-1 as mean +- standard deviation over the seeds that finished, the
 seconds per epoch and the neuron state kept between time steps, into the block
 between ``<!-- temporal-experiment:begin -->`` and
@@ -53,11 +59,13 @@ import shlex
 import statistics
 import sys
 import time
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from experiment_runs import REPO, hardware, launch_train, replace_block  # this folder is on sys.path when run as a script
 DEFAULT_ROOT = REPO / "runs" / "temporal_experiment"
+DEFAULT_LEDGER = REPO / "docs" / "data" / "temporal_experiment_runs.json"
 SEEDS = (0, 1, 2)
 
 #: data set -> the recipe every row of its tasks shares. ``limit_train``: a seeded subset per epoch (None: all).
@@ -141,13 +149,58 @@ def _log(run: Path) -> list[dict]:
         return list(csv.DictReader(fh))
 
 
-def _check_seeds(root: Path, runs) -> None:
-    """Refuse a run folder trained with another seed than its ``seed<S>`` folder says."""
+def _key(seed: int, task: str, row: str) -> str:
+    return f"seed{seed}/{task}/{row}"
+
+
+def read_ledger(path) -> dict:
+    return json.loads(Path(path).read_text()) if path and Path(path).is_file() else {}
+
+
+_LEDGER_LOCK = threading.Lock()
+
+
+def harvest(root: Path, ledger_path, runs) -> int:
+    """Copy the runs' args and epoch logs into the ledger where the folder holds more epochs than the ledger
+    (written atomically; the paths of args.json are dropped: they name this machine). Returns entries updated."""
+    if not ledger_path:
+        return 0
+    with _LEDGER_LOCK:
+        ledger, updated = read_ledger(ledger_path), 0
+        for seed, task, row in runs:
+            run, key = run_dir(root, seed, task, row), _key(seed, task, row)
+            log = _log(run)
+            if not log or len(log) <= len(ledger.get(key, {}).get("log", [])) or not (run / "args.json").is_file():
+                continue
+            args = {k: v for k, v in json.loads((run / "args.json").read_text()).items()
+                    if k not in ("output", "data_root", "resume", "progress")}
+            ledger[key] = {"args": args, "log": log}
+            updated += 1
+        if updated:
+            path = Path(ledger_path)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(dict(sorted(ledger.items())), indent=1) + "\n")
+            tmp.replace(path)
+        return updated
+
+
+def run_log(root: Path, ledger: dict, seed: int, task: str, row: str) -> list[dict]:
+    """The epochs of one run: its folder's log.csv or its ledger entry, whichever holds more."""
+    folder, kept = _log(run_dir(root, seed, task, row)), ledger.get(_key(seed, task, row), {}).get("log", [])
+    return folder if len(folder) >= len(kept) else kept
+
+
+def _check_seeds(root: Path, runs, ledger: dict = None) -> None:
+    """Refuse a run folder (or ledger entry) trained with another seed than its ``seed<S>`` folder says."""
     mixed = []
     for seed, task, row in runs:
         args_json = run_dir(root, seed, task, row) / "args.json"
         if args_json.is_file() and json.loads(args_json.read_text()).get("seed") != seed:
             mixed.append(f"{task}/{row} in seed{seed}/ (seed {json.loads(args_json.read_text()).get('seed')})")
+        kept = (ledger or {}).get(_key(seed, task, row), {}).get("args", {})
+        if kept and kept.get("seed") != seed:
+            mixed.append(f"{task}/{row} in the ledger's seed{seed}/ (seed {kept.get('seed')})")
     if mixed:
         raise SystemExit(f"error: runs trained with another seed than their folder: {', '.join(mixed)}; "
                          "each seed keeps its own seed<S>/ folder")
@@ -162,13 +215,14 @@ def _run_one(root: Path, seed: int, task: str, row: str, args) -> tuple[str, int
         return name, 0
     argv = train_argv(task, row, out, seed, args.epochs, args.amp) + shlex.split(args.extra_train_args or "")
     rc = launch_train(out, argv, epochs, args.threads)
+    harvest(root, args.ledger, [(seed, task, row)])
     return name, rc
 
 
 def cmd_run(args) -> int:
     root = Path(args.root)
     runs = _select(args)
-    _check_seeds(root, runs)
+    _check_seeds(root, runs, read_ledger(args.ledger))
     root.mkdir(parents=True, exist_ok=True)
     if not (root / "hardware.json").exists():
         (root / "hardware.json").write_text(json.dumps(hardware(args.threads, args.jobs), indent=2) + "\n")
@@ -206,14 +260,14 @@ def neurons_per_step(task: str) -> int:
     return int(sum(counts))
 
 
-def row_result(root: Path, task: str, row: str, seeds, epochs: int) -> dict:
+def row_result(root: Path, task: str, row: str, seeds, epochs: int, ledger: dict = None) -> dict:
     """One table row: the finished seeds' final and best top-1, their mean and std, s/epoch, progress."""
     label, neuron, wb, flb, mb, ld, state_bits = ROWS[row]
     res = dict(task=task, row=row, label=label, neuron=neuron, weight_bits=wb, first_last_bits=flb,
                membrane_bits=mb, learnable_decay=ld, state_bits=state_bits, epochs=epochs, seeds=list(seeds),
                finished={}, progress={}, epoch_seconds=[])
     for s in seeds:
-        log = _log(run_dir(root, s, task, row))
+        log = run_log(root, ledger or {}, s, task, row)
         res["progress"][s] = len(log)
         res["epoch_seconds"] += [float(r["epoch_seconds"]) for r in log]
         if len(log) >= epochs:
@@ -243,10 +297,21 @@ def _cells(r: dict, neurons: int) -> list[str]:
     return [f"`{r['row']}` {r['label']}", r["neuron"], wb, mem, state, acc, seeds, sec]
 
 
+def _shown(path: Path) -> Path:
+    """``path`` relative to the repository where it lies inside it (the docs name no machine's folders)."""
+    try:
+        return Path(path).resolve().relative_to(REPO)
+    except ValueError:
+        return Path(path)
+
+
 def cmd_report(args) -> int:
     root = Path(args.root)
-    _check_seeds(root, [(s, t, r) for s in args.seeds for t in TASKS for r in ROWS])
-    results = {t: [row_result(root, t, r, args.seeds, args.epochs or recipe(t)["epochs"]) for r in ROWS]
+    every = [(s, t, r) for s in args.seeds for t in TASKS for r in ROWS]
+    _check_seeds(root, every, read_ledger(args.ledger))
+    harvest(root, args.ledger, every)
+    ledger = read_ledger(args.ledger)
+    results = {t: [row_result(root, t, r, args.seeds, args.epochs or recipe(t)["epochs"], ledger) for r in ROWS]
                for t in TASKS}
     hw = json.loads((root / "hardware.json").read_text()) if (root / "hardware.json").exists() else {}
     parts = []
@@ -262,7 +327,7 @@ def cmd_report(args) -> int:
                  "top-1 final %, mean ± std | seeds | s / epoch |", "|---|---|---|---|---|---|---|---|"]
         table += ["| " + " | ".join(_cells(r, neurons)) + " |" for r in rows]
         parts.append(head + "\n\n" + "\n".join(table))
-    cmds = "\n".join(shlex.join(["mfp", *train_argv(t, r, run_dir(root, s, t, r), s, args.epochs)])
+    cmds = "\n".join(shlex.join(["mfp", *train_argv(t, r, _shown(run_dir(root, s, t, r)), s, args.epochs)])
                      for s in args.seeds for t in TASKS for r in ROWS)
     block = (f"{BEGIN}\n<!-- written by `python scripts/temporal_experiment.py report`; do not edit by hand -->\n\n"
              + "\n\n".join(parts) + f"\n\nHardware: {json.dumps(hw)}\n\n"
@@ -278,13 +343,19 @@ def cmd_report(args) -> int:
 
 
 def plot(results: dict, path: str) -> None:
-    """One panel per task: every seed's final top-1 (dots) and the mean +- std (bar) of each row."""
+    """One panel per task: every seed's final top-1 (dots) and the mean +- std (bar) of each row. Panels of
+    the same data set share their y range, so that a 1-point gap looks like one point everywhere."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     colors = {"lif": "k", "qlif": "C3", "mf": "C0"}
+    spans = {}
+    for task, rows in results.items():
+        accs = [a for r in rows for a in r["finished"].values()]
+        lo, hi = spans.get(TASKS[task]["data"], (float("inf"), float("-inf")))
+        spans[TASKS[task]["data"]] = (min([lo, *accs]), max([hi, *accs]))
     fig, axes = plt.subplots(1, len(results), figsize=(4.2 * len(results), 4), squeeze=False)
     for ax, (task, rows) in zip(axes[0], results.items()):
         for i, r in enumerate(rows):
@@ -294,6 +365,11 @@ def plot(results: dict, path: str) -> None:
                 ax.errorbar(i, r["mean"], yerr=r["std"] or 0.0, fmt="_", ms=16, capsize=4, color=colors[r["neuron"]])
         ax.set_xticks(range(len(rows)), [r["row"] for r in rows], rotation=45, ha="right", fontsize=8)
         t = TASKS[task]
+        lo, hi = spans[t["data"]]
+        if lo <= hi:
+            ax.set_ylim(lo - 2, hi + 2)
+        else:
+            ax.text(0.5, 0.5, "not run yet", ha="center", va="center", transform=ax.transAxes, color="0.4")
         readout = (t.get("model_kwargs") or {}).get("readout", "mean")
         ax.set_title(f"{task}: {t['model']}, T={t['T']}, tau={t['tau']:g}, readout {readout}", fontsize=9)
         ax.set_xlabel("row (neuron, membrane)")
@@ -401,6 +477,9 @@ def main(argv=None) -> int:
         p.add_argument("--root", default=str(DEFAULT_ROOT), help="folder of the runs [runs/temporal_experiment]")
         p.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS), help="[0 1 2]")
         p.add_argument("--epochs", type=int, default=None, help="epochs of every run [each data set's recipe]")
+        if name in ("run", "report"):
+            p.add_argument("--ledger", default=str(DEFAULT_LEDGER),
+                           help="the runs' record kept in the repo; '' for none [docs/data/temporal_experiment_runs.json]")
         if name in ("run", "estimate"):
             p.add_argument("--tasks", nargs="+", metavar="TASK", help=f"a subset of {', '.join(TASKS)}")
             p.add_argument("--only", nargs="+", metavar="ROW", help=f"a subset of {', '.join(ROWS)}")

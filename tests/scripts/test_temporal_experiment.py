@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import statistics
 import subprocess
 import sys
@@ -85,10 +86,10 @@ def _final_acc(run: Path, epoch: int) -> float:
 
 
 def test_run_resume_report_and_seed_guard(fake_fmnist, tmp_path):
-    root = tmp_path / "runs"
+    root, ledger = tmp_path / "runs", tmp_path / "ledger.json"
     extra = f"--data-root {fake_fmnist} --limit-train 32 --limit-test 16 --batch-size 16"
-    p = _script("run", "--root", str(root), "--seeds", "0", "1", "--tasks", "seq_tau2", "dvs_tau2",
-                "--only", "mf_w2", "qlif_w2_m2", "--epochs", "1", "--extra-train-args", extra)
+    p = _script("run", "--root", str(root), "--ledger", str(ledger), "--seeds", "0", "1", "--tasks", "seq_tau2",
+                "dvs_tau2", "--only", "mf_w2", "qlif_w2_m2", "--epochs", "1", "--extra-train-args", extra)
     assert p.returncode == 0, p.stdout + p.stderr
     for s in (0, 1):
         for t in ("seq_tau2", "dvs_tau2"):
@@ -98,7 +99,13 @@ def test_run_resume_report_and_seed_guard(fake_fmnist, tmp_path):
     assert dvs_args["T"] == 10 and dvs_args["channels_last"] is True and dvs_args["tau"] == 2.0
     assert (root / "hardware.json").is_file()
     # a longer schedule continues a run from its last.pt
-    p = _script("run", "--root", str(root), "--seeds", "0", "--tasks", "seq_tau2", "--only", "mf_w2", "--epochs", "2")
+    kept = json.loads(ledger.read_text())  # every finished run is in the ledger, without this machine's paths
+    assert sorted(kept) == sorted(f"seed{s}/{t}/{r}" for s in (0, 1) for t in ("seq_tau2", "dvs_tau2")
+                                  for r in ("mf_w2", "qlif_w2_m2"))
+    assert kept["seed1/seq_tau2/mf_w2"]["args"]["seed"] == 1 and "output" not in kept["seed1/seq_tau2/mf_w2"]["args"]
+    assert len(kept["seed1/seq_tau2/mf_w2"]["log"]) == 1
+    p = _script("run", "--root", str(root), "--ledger", str(ledger), "--seeds", "0", "--tasks", "seq_tau2",
+                "--only", "mf_w2", "--epochs", "2")
     assert p.returncode == 0 and "seed0/seq_tau2/mf_w2: exit 0, 2/2 epochs" in p.stdout, p.stdout + p.stderr
     assert "--resume" in (root / "seed0" / "seq_tau2" / "mf_w2" / "stdout.log").read_text()
 
@@ -106,15 +113,17 @@ def test_run_resume_report_and_seed_guard(fake_fmnist, tmp_path):
     fmnist_block = "<!-- experiment:begin -->\nthe Fashion-MNIST table\n<!-- experiment:end -->"
     out_md.write_text(f"# Results\n\n{fmnist_block}\n\n<!-- temporal-experiment:begin -->\nold\n"
                       "<!-- temporal-experiment:end -->\n\ntail\n")
-    p = _script("report", "--root", str(root), "--seeds", "0", "1", "--epochs", "1", "--out", str(out_md),
-                "--plot", str(plot))
+    accs = [_final_acc(root / f"seed{s}" / "seq_tau2" / "mf_w2", 1) for s in (0, 1)]
+    # the runs folder is scratch: with seed 1's run gone, the ledger still gives its epochs
+    shutil.rmtree(root / "seed1" / "seq_tau2" / "mf_w2")
+    p = _script("report", "--root", str(root), "--ledger", str(ledger), "--seeds", "0", "1", "--epochs", "1",
+                "--out", str(out_md), "--plot", str(plot))
     assert p.returncode == 0, p.stdout + p.stderr
     text = out_md.read_text()
     assert text.startswith(f"# Results\n\n{fmnist_block}\n\n") and text.rstrip().endswith("tail")
     assert "old" not in text and text.count("<!-- temporal-experiment:begin -->") == 1
     seq_table = text.split("**seq_tau2**")[1].split("**seq_tau4**")[0]
     row = next(x for x in seq_table.splitlines() if x.startswith("| `mf_w2`"))
-    accs = [_final_acc(root / f"seed{s}" / "seq_tau2" / "mf_w2", 1) for s in (0, 1)]
     assert f"| {statistics.fmean(accs):.2f} ± {statistics.stdev(accs):.2f} | 2/2 |" in row
     assert "0 (layer-by-layer)" in row
     qrow = next(x for x in seq_table.splitlines() if x.startswith("| `qlif_w2_m2`"))
@@ -123,14 +132,18 @@ def test_run_resume_report_and_seed_guard(fake_fmnist, tmp_path):
     assert "**dvs_tau2**: `mf_dvs_net` on fmnist-dvs, T = 10" in text
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
-    # a run folder holding another seed's run is refused, by run and by report
-    args_json = root / "seed1" / "seq_tau2" / "mf_w2" / "args.json"
+    # a run folder, or a ledger entry, holding another seed's run is refused, by run and by report
+    args_json = root / "seed1" / "seq_tau2" / "qlif_w2_m2" / "args.json"
     args_json.write_text(json.dumps({**json.loads(args_json.read_text()), "seed": 5}))
-    for cmd in (("run", "--tasks", "seq_tau2", "--only", "mf_w2", "--epochs", "2"),
+    kept = json.loads(ledger.read_text())
+    kept["seed0/dvs_tau2/mf_w2"]["args"]["seed"] = 7
+    ledger.write_text(json.dumps(kept))
+    for cmd in (("run", "--tasks", "seq_tau2", "dvs_tau2", "--only", "qlif_w2_m2", "mf_w2", "--epochs", "2"),
                 ("report", "--out", str(out_md), "--plot", "")):
-        p = _script(*cmd, "--root", str(root), "--seeds", "0", "1")
-        assert p.returncode != 0 and "seq_tau2/mf_w2 in seed1/ (seed 5)" in p.stderr, p.stderr
-    assert len((root / "seed1" / "seq_tau2" / "mf_w2" / "log.csv").read_text().splitlines()) == 1 + 1
+        p = _script(*cmd, "--root", str(root), "--ledger", str(ledger), "--seeds", "0", "1")
+        assert p.returncode != 0 and "seq_tau2/qlif_w2_m2 in seed1/ (seed 5)" in p.stderr, p.stderr
+        assert "dvs_tau2/mf_w2 in the ledger's seed0/ (seed 7)" in p.stderr
+    assert len((root / "seed1" / "seq_tau2" / "qlif_w2_m2" / "log.csv").read_text().splitlines()) == 1 + 1
 
 
 def test_estimate_prints_seconds_per_epoch_and_the_total():
