@@ -261,8 +261,13 @@ fig.suptitle(f"Spike rasters of the MFLeaky net for test image {SAMPLE}")
 fig.tight_layout()
 plt.show()
 
-# %% tags=["check"] check_needs="fashion-mnist-train"
+# %% tags=["check"]
+# The check: what holds on any CPU. (How many neurons start when depends on the trained weights, which move a
+# little with the CPU's floating-point order, so the counts below are shown, not compared.)
 assert bool((hidden_spk[1:] >= hidden_spk[:-1]).all())      # once a hidden neuron fires, it fires at every later step
+print(f"all {num_hidden} hidden neurons of image {SAMPLE}: once fired, firing at every later step")
+
+# %%
 starts = torch.bincount(first, minlength=num_steps + 1)
 print(f"hidden neurons of image {SAMPLE}: {int(starts[0])} fire from step 0, {int(starts[1:num_steps].sum())} start "
       f"later (at steps {sorted(set(first[(first > 0) & (first < num_steps)].tolist()))}), {int(starts[num_steps])} never fire")
