@@ -169,12 +169,17 @@ def harvest(root: Path, ledger_path, runs) -> int:
         ledger, updated = read_ledger(ledger_path), 0
         for seed, task, row in runs:
             run, key = run_dir(root, seed, task, row), _key(seed, task, row)
-            log = _log(run)
-            if not log or len(log) <= len(ledger.get(key, {}).get("log", [])) or not (run / "args.json").is_file():
+            log, kept = _log(run), ledger.get(key, {})
+            if not log or len(log) < len(kept.get("log", [])) or not (run / "args.json").is_file():
                 continue
+            if len(log) == len(kept.get("log", [])) and ("learnt_beta" in kept or not ROWS[row][5]):
+                continue  # nothing new (a learnable-decay run recorded before its decays were: fill them in)
             args = {k: v for k, v in json.loads((run / "args.json").read_text()).items()
                     if k not in ("output", "data_root", "resume", "progress")}
             ledger[key] = {"args": args, "log": log}
+            beta = learnt_decays(run / "last.pt")
+            if beta:
+                ledger[key]["learnt_beta"] = beta
             updated += 1
         if updated:
             path = Path(ledger_path)
@@ -183,6 +188,18 @@ def harvest(root: Path, ledger_path, runs) -> int:
             tmp.write_text(json.dumps(dict(sorted(ledger.items())), indent=1) + "\n")
             tmp.replace(path)
         return updated
+
+
+def learnt_decays(last_pt: Path) -> dict:
+    """``{layer: beta}`` of the learnable decays in a run's last.pt (beta = sigmoid(decay_logit), as MFNode
+    defines it); empty where the run has none or no last.pt."""
+    if not last_pt.is_file():
+        return {}
+    import torch
+
+    state = torch.load(last_pt, map_location="cpu", weights_only=True)["model"]
+    return {k[: -len(".decay_logit")]: round(float(torch.sigmoid(v)), 4)
+            for k, v in state.items() if k.endswith(".decay_logit")}
 
 
 def run_log(root: Path, ledger: dict, seed: int, task: str, row: str) -> list[dict]:
@@ -297,6 +314,20 @@ def _cells(r: dict, neurons: int) -> list[str]:
     return [f"`{r['row']}` {r['label']}", r["neuron"], wb, mem, state, acc, seeds, sec]
 
 
+def _decay_note(task: str, ledger: dict, seeds, epochs: int) -> str:
+    """The decays the learnable-decay row ended with (finished runs only), per seed and layer, against the tau
+    they started from."""
+    entries = {s: ledger.get(_key(s, task, r), {}) for s in seeds for r in ROWS if ROWS[r][5]}
+    found = {s: e["learnt_beta"] for s, e in entries.items() if e.get("learnt_beta") and len(e["log"]) >= epochs}
+    if not found:
+        return ""
+    per_seed = "; ".join(f"seed {s}: " + ", ".join(f"{layer} {b:.3f} (tau {1 / (1 - b):.1f})" for layer, b in beta.items())
+                         for s, beta in found.items())
+    tau = TASKS[task]["tau"]
+    return (f"\n\nLearnt decay of `mf_w2_ld` after its last epoch, per layer (beta, and tau = 1/(1 - beta); "
+            f"it started at beta = {1 - 1 / tau:g}, tau = {tau:g}): {per_seed}.")
+
+
 def _shown(path: Path) -> Path:
     """``path`` relative to the repository where it lies inside it (the docs name no machine's folders)."""
     try:
@@ -326,7 +357,7 @@ def cmd_report(args) -> int:
         table = ["| row | neuron | weight bits (first/last) | membrane | state kept between steps | "
                  "top-1 final %, mean ± std | seeds | s / epoch |", "|---|---|---|---|---|---|---|---|"]
         table += ["| " + " | ".join(_cells(r, neurons)) + " |" for r in rows]
-        parts.append(head + "\n\n" + "\n".join(table))
+        parts.append(head + "\n\n" + "\n".join(table) + _decay_note(task, ledger, args.seeds, rows[0]["epochs"]))
     cmds = "\n".join(shlex.join(["mfp", *train_argv(t, r, _shown(run_dir(root, s, t, r)), s, args.epochs)])
                      for s in args.seeds for t in TASKS for r in ROWS)
     block = (f"{BEGIN}\n<!-- written by `python scripts/temporal_experiment.py report`; do not edit by hand -->\n\n"

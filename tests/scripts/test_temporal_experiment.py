@@ -161,3 +161,25 @@ def test_unknown_task_or_row_is_refused(tmp_path):
         p = _script("run", "--root", str(tmp_path), *extra)
         assert p.returncode != 0 and "unknown task(s)/row(s) ['nope']" in p.stderr
     assert not any(tmp_path.iterdir())
+
+
+def test_learnt_decay_is_read_from_last_pt_and_reported(tmp_path, monkeypatch):
+    import importlib
+
+    import torch
+
+    monkeypatch.syspath_prepend(str(REPO / "scripts"))
+    te = importlib.import_module("temporal_experiment")
+    # beta = sigmoid(logit): logit 0 -> 0.5 (tau 2), logit ln 3 -> 0.75 (tau 4); other tensors are ignored
+    torch.save({"model": {"features.2.decay_logit": torch.tensor(0.0), "features.5.decay_logit":
+                          torch.tensor(float(torch.log(torch.tensor(3.0)))), "features.2.weight": torch.ones(2)}},
+               tmp_path / "last.pt")
+    assert te.learnt_decays(tmp_path / "last.pt") == {"features.2": 0.5, "features.5": 0.75}
+    assert te.learnt_decays(tmp_path / "missing.pt") == {}
+    beta = {"features.2": 0.5, "features.5": 0.75}
+    ledger = {"seed1/seq_last_tau2/mf_w2_ld": {"learnt_beta": beta, "log": [{}] * 10},
+              "seed0/seq_last_tau2/mf_w2_ld": {"learnt_beta": beta, "log": [{}] * 9}}  # seed 0 unfinished
+    note = te._decay_note("seq_last_tau2", ledger, [0, 1], 10)
+    assert "started at beta = 0.5, tau = 2" in note
+    assert "seed 1: features.2 0.500 (tau 2.0), features.5 0.750 (tau 4.0)" in note and "seed 0" not in note
+    assert te._decay_note("seq_tau2", ledger, [0, 1], 10) == ""
