@@ -387,8 +387,12 @@ def plot(results: dict, path: str) -> None:
         accs = [a for r in rows for a in r["finished"].values()]
         lo, hi = spans.get(TASKS[task]["data"], (float("inf"), float("-inf")))
         spans[TASKS[task]["data"]] = (min([lo, *accs]), max([hi, *accs]))
-    fig, axes = plt.subplots(1, len(results), figsize=(4.2 * len(results), 4), squeeze=False)
-    for ax, (task, rows) in zip(axes[0], results.items()):
+    ncols = min(3, len(results))
+    nrows = math.ceil(len(results) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.6 * ncols, 4.2 * nrows), squeeze=False)
+    for ax in axes.flat[len(results):]:
+        ax.remove()
+    for ax, (task, rows) in zip(axes.flat, results.items()):
         for i, r in enumerate(rows):
             accs = list(r["finished"].values())
             ax.scatter([i] * len(accs), accs, s=14, color=colors[r["neuron"]], alpha=0.6)
@@ -399,8 +403,10 @@ def plot(results: dict, path: str) -> None:
         lo, hi = spans[t["data"]]
         if lo <= hi:
             ax.set_ylim(lo - 2, hi + 2)
-        else:
-            ax.text(0.5, 0.5, "not run yet", ha="center", va="center", transform=ax.transAxes, color="0.4")
+        if not any(r["finished"] for r in rows):
+            ax.text(0.5, 0.5, "no finished run yet", ha="center", va="center", transform=ax.transAxes, color="0.4")
+            if lo > hi:
+                ax.set_yticks([])
         readout = (t.get("model_kwargs") or {}).get("readout", "mean")
         ax.set_title(f"{task}: {t['model']}, T={t['T']}, tau={t['tau']:g}, readout {readout}", fontsize=9)
         ax.set_xlabel("row (neuron, membrane)")
