@@ -33,10 +33,10 @@ whose ``args.json`` names another seed is refused). ``run`` trains them with
 ``mfp train`` (``--jobs`` at a time, each on ``--threads`` OpenMP threads),
 seed by seed, and resumes any run that has a ``last.pt``: stopping and
 re-running the same command continues where it stopped (epoch granularity).
-Every finished epoch is also copied into a ledger kept in the repository
+Each run's epochs are also copied into a ledger kept in the repository
 (``--ledger``, default ``docs/data/temporal_experiment_runs.json``: per
 ``seed<S>/<task>/<row>``, the run's ``args.json`` without its paths and its
-``log.csv`` rows), by ``run`` after each run and by ``report``: the runs folder
+``log.csv`` rows), by ``run`` when the run ends and by ``report``: the runs folder
 is scratch that a lost machine takes with it, the ledger is what the tables are
 made from and goes in with the docs. ``report`` reads every run's ``log.csv``
 (or its ledger entry, whichever holds more epochs) and writes, per task and row, the
@@ -160,11 +160,11 @@ def read_ledger(path) -> dict:
 _LEDGER_LOCK = threading.Lock()
 
 
-def harvest(root: Path, ledger_path, runs) -> int:
+def harvest(root: Path, ledger_path, runs) -> dict:
     """Copy the runs' args and epoch logs into the ledger where the folder holds more epochs than the ledger
-    (written atomically; the paths of args.json are dropped: they name this machine). Returns entries updated."""
+    (written atomically; the paths of args.json are dropped: they name this machine). Returns the ledger."""
     if not ledger_path:
-        return 0
+        return {}
     with _LEDGER_LOCK:
         ledger, updated = read_ledger(ledger_path), 0
         for seed, task, row in runs:
@@ -182,12 +182,11 @@ def harvest(root: Path, ledger_path, runs) -> int:
                 ledger[key]["learnt_beta"] = beta
             updated += 1
         if updated:
-            path = Path(ledger_path)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(dict(sorted(ledger.items())), indent=1) + "\n")
-            tmp.replace(path)
-        return updated
+            from mfp_plugin.atomic_io import atomic_write_bytes
+
+            Path(ledger_path).parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(ledger_path, (json.dumps(dict(sorted(ledger.items())), indent=1) + "\n").encode())
+        return ledger
 
 
 def learnt_decays(last_pt: Path) -> dict:
@@ -340,8 +339,7 @@ def cmd_report(args) -> int:
     root = Path(args.root)
     every = [(s, t, r) for s in args.seeds for t in TASKS for r in ROWS]
     _check_seeds(root, every, read_ledger(args.ledger))
-    harvest(root, args.ledger, every)
-    ledger = read_ledger(args.ledger)
+    ledger = harvest(root, args.ledger, every)
     results = {t: [row_result(root, t, r, args.seeds, args.epochs or recipe(t)["epochs"], ledger) for r in ROWS]
                for t in TASKS}
     hw = json.loads((root / "hardware.json").read_text()) if (root / "hardware.json").exists() else {}
