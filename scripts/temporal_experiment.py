@@ -154,7 +154,16 @@ def _key(seed: int, task: str, row: str) -> str:
 
 
 def read_ledger(path) -> dict:
-    return json.loads(Path(path).read_text()) if path and Path(path).is_file() else {}
+    """The ledger at ``path`` ({} where there is none yet); a path that is not a JSON ledger is a usage error."""
+    if not path or not Path(path).exists():
+        return {}
+    try:
+        ledger = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SystemExit(f"error: --ledger {path} is not a readable JSON ledger ({exc})") from None
+    if not isinstance(ledger, dict):
+        raise SystemExit(f"error: --ledger {path} holds a {type(ledger).__name__}, expected an object of runs")
+    return ledger
 
 
 _LEDGER_LOCK = threading.Lock()

@@ -183,3 +183,19 @@ def test_learnt_decay_is_read_from_last_pt_and_reported(tmp_path, monkeypatch):
     assert "started at beta = 0.5, tau = 2" in note
     assert "seed 1: features.2 0.500 (tau 2.0), features.5 0.750 (tau 4.0)" in note and "seed 0" not in note
     assert te._decay_note("seq_tau2", ledger, [0, 1], 10) == ""
+
+
+@pytest.mark.parametrize("content, expected", [("not json", "is not a readable JSON ledger"),
+                                               ("[1, 2]", "holds a list, expected an object of runs"),
+                                               (None, "is not a readable JSON ledger")])  # None: a folder
+def test_a_bad_ledger_is_one_error_line(tmp_path, content, expected):
+    ledger = tmp_path / "ledger.json"
+    if content is None:
+        ledger.mkdir()
+    else:
+        ledger.write_text(content)
+    p = _script("report", "--root", str(tmp_path / "runs"), "--ledger", str(ledger), "--out",
+                str(tmp_path / "r.md"), "--plot", "")
+    assert p.returncode != 0 and "Traceback" not in p.stderr, p.stderr
+    assert p.stderr.strip().splitlines() == [p.stderr.strip()] and p.stderr.startswith(f"error: --ledger {ledger} ")
+    assert expected in p.stderr and not (tmp_path / "r.md").exists()
