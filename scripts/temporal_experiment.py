@@ -221,8 +221,9 @@ def _check_seeds(root: Path, runs, ledger: dict = None) -> None:
     mixed = []
     for seed, task, row in runs:
         args_json = run_dir(root, seed, task, row) / "args.json"
-        if args_json.is_file() and json.loads(args_json.read_text()).get("seed") != seed:
-            mixed.append(f"{task}/{row} in seed{seed}/ (seed {json.loads(args_json.read_text()).get('seed')})")
+        trained = json.loads(args_json.read_text()).get("seed") if args_json.is_file() else seed
+        if trained != seed:
+            mixed.append(f"{task}/{row} in seed{seed}/ (seed {trained})")
         kept = (ledger or {}).get(_key(seed, task, row), {}).get("args", {})
         if kept and kept.get("seed") != seed:
             mixed.append(f"{task}/{row} in the ledger's seed{seed}/ (seed {kept.get('seed')})")
