@@ -7,7 +7,7 @@
 >>> m(torch.rand(4, 1, 28, 28)).shape                   # [B, C, H, W] -> [B, num_classes]
 torch.Size([4, 10])
 >>> model_zoo.list_pretrained()
-['mf_seq_tcn.fmnist_seq_w2', 'mf_vgg_small.fmnist_w1', 'mf_vgg_small.fmnist_w2_m2']
+['mf_dvs_net.fmnist_dvs_w2', 'mf_seq_tcn.fmnist_seq_w2', 'mf_vgg_small.fmnist_w1', 'mf_vgg_small.fmnist_w2_m2']
 
 Models: static images ``[B, C, H, W]`` are direct-encoded over ``T`` steps
 (the first conv + BN runs once); ``input_type="frames"`` takes event frames

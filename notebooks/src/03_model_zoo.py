@@ -2,7 +2,8 @@
 # # 03 · The model zoo: a trained memory-free 2-bit checkpoint, inside and out
 #
 # mfp-plugin ships a timm-style model zoo (`model_zoo.create_model`, `list_models`, `list_pretrained`) with
-# two Fashion-MNIST checkpoints. This notebook loads the default one, `mf_vgg_small.fmnist_w2_m2` (MF
+# trained checkpoints for Fashion-MNIST and its sequential and event versions (notebook 06). This notebook
+# loads the default Fashion-MNIST one, `mf_vgg_small.fmnist_w2_m2` (MF
 # neurons with a 2-bit transient membrane, 2-bit weights, 8-bit first and last layer, T = 4), and looks at it
 # the way you would look at any trained SNN:
 #
