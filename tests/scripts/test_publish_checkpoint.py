@@ -3,13 +3,15 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import shlex
 from pathlib import Path
 
 import pytest
 import torch
 
 import model_zoo
-from mfp_plugin.cli import main as mfp
+from mfp_plugin.cli import build_parser, main as mfp
+from mfp_plugin.cli.run_args import TRAIN_DEFAULTS, resolve_run_args
 from mfp_plugin.engine import evaluate as evaluate_model
 from _fake_data import write_fake_fmnist
 from mfp_plugin.data import get_dataset
@@ -18,6 +20,18 @@ SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "publish_checkpoint.p
 spec = importlib.util.spec_from_file_location("publish_checkpoint", SCRIPT)
 pub = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(pub)
+
+
+def assert_command_repeats_run(card: dict, run: Path, data_root: Path) -> None:
+    """The card's train_command, parsed and resolved as `mfp train` does, defines the same run (the data
+    root is the one thing a card cannot know)."""
+    argv = shlex.split(card["train_command"])
+    assert argv[:2] == ["mfp", "train"]
+    replayed = resolve_run_args(build_parser().parse_args(argv[1:] + ["--data-root", str(data_root)]), None)
+    saved = json.loads((run / "args.json").read_text())
+    differ = {k: (replayed.get(k), saved.get(k)) for k in [*TRAIN_DEFAULTS, "model", "workers"]
+              if replayed.get(k) != saved.get(k)}
+    assert not differ, f"train_command does not repeat the run: {differ}"
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +58,7 @@ def test_publish_round_trip(fake_fmnist, tmp_path, monkeypatch):
     assert card["training"]["epochs"] == 2 and card["training"]["hardware"] == "test machine"
     assert card["training"]["wall_time_s"] > 0 and "--weight-bits 1" in card["train_command"]
     assert card["eval_command"] == "mfp eval mf_vgg_mini.t1 --data fmnist"
+    assert_command_repeats_run(card, run, fake_fmnist)  # incl. --workers 0: it sets the augmentation streams
     assert 0 < card["size_kib"] < 100 and 0 <= card["top1"] <= 100 and 0 <= card["subset_top1"] <= 100
 
     # Registered, the entry rebuilds the same net, verifies its hash and reproduces its numbers.
@@ -76,6 +91,7 @@ def test_publish_temporal_run_records_its_data_and_neurons(fake_fmnist, tmp_path
     assert "--data fmnist-seq" in card["train_command"] and "--tau 4.0" in card["train_command"]
     assert "--learnable-decay" in card["train_command"]
     assert card["eval_command"] == "mfp eval mf_seq_mlp.t2 --data fmnist-seq"
+    assert_command_repeats_run(card, run, fake_fmnist)
     assert "fmnist-seq-bundled" in card["training"]["eval"]
 
     monkeypatch.setattr("model_zoo.pretrained.WEIGHTS_DIR", tmp_path / "w")
