@@ -33,8 +33,6 @@ REPO = Path(__file__).resolve().parents[1]
 
 def _train_command(conf: dict) -> str:
     """The ``mfp train`` line that repeats the run (``RUN_DIR`` for its folder)."""
-    from mfp_plugin.cli.run_args import DEFAULT_WORKERS
-
     argv = ["mfp", "train", conf["model"], "--data", conf.get("data", "fmnist"), "--output", "RUN_DIR",
             "--epochs", str(conf["epochs"]), "--batch-size", str(conf["batch_size"]), "--lr", str(conf["lr"]),
             "--optimizer", conf["optimizer"], "--seed", str(conf["seed"])]
@@ -50,7 +48,7 @@ def _train_command(conf: dict) -> str:
             argv.append(flag)
     if conf.get("augment") is False:
         argv.append("--no-augment")
-    if conf.get("workers") not in (None, DEFAULT_WORKERS):  # the workers split the augmentation streams
+    if conf.get("workers") is not None:  # the workers split the augmentation streams, so name them always
         argv += ["--workers", str(conf["workers"])]
     if conf.get("model_kwargs"):
         argv += ["--model-kwargs", *(f"{k}={json.dumps(v, separators=(',', ':'))}" for k, v in conf["model_kwargs"].items())]
