@@ -12,6 +12,13 @@ are each one pass over ``[T, N]`` instead of a ``T x T`` GEMM (docs/method.md, P
   evaluated inside the kernel (one fused pass); any other surrogate runs its
   own torch code on :math:`H` from the potential kernel.
 
+A learnable decay learns through the same two passes. :math:`B` is the
+adjoint of the accumulator (:math:`B[t] = \partial L/\partial A[t]` in total) and
+:math:`\beta` enters every step as :math:`\beta A[t-1]`, so
+:math:`\partial L/\partial \beta = \sum_{t \ge 1} \sum_n B[t,n]\,A[t-1,n]`: one
+potential pass and one dot product more in backward, instead of the ``T x T``
+GEMM (whose ``reshape(T, -1)`` also copies a channels-last activation twice).
+
 A scan is causal by construction: an inf or NaN at step t changes steps
 :math:`\ge t` only.
 
@@ -37,7 +44,7 @@ from __future__ import annotations
 
 import torch
 
-from .layout import time_major_rows
+from ..functional.layout import time_major_rows
 from .surrogate_codes import builtin_surrogate
 
 __all__ = ["ExpScan", "mf_exp_scan"]
@@ -48,16 +55,33 @@ def _is_broadcast(g: torch.Tensor) -> bool:
     return g.dim() == 0 or all(st == 0 for st in g.stride())
 
 
+def _decay_grad(run, x: torch.Tensor, b: torch.Tensor, beta: float, like: torch.Tensor) -> torch.Tensor:
+    r""":math:`\partial L/\partial \beta = \sum_{t \ge 1} B[t] \cdot A[t-1]` (module docstring), shaped like ``like``."""
+    if x.shape[0] < 2:
+        return torch.zeros_like(like)
+    # bfloat16 rows: A is scanned in float32 (not rounded to 8 bits) and the products summed in float32.
+    acc = x.dtype if x.dtype in (torch.float32, torch.float64) else torch.float32
+    x = x[:-1].to(acc)
+    a = torch.empty_like(x)
+    run.potential(x, a, beta)  # A[0..T-2]: the rows the sum reads
+    # Contiguous row blocks: flat views, no copy.
+    g = torch.dot(b[1:].reshape(-1).to(acc), a.reshape(-1))
+    return g.to(dtype=like.dtype, device=like.device).reshape(like.shape)
+
+
 class ExpScan(torch.autograd.Function):
     """``S = [scan_beta(X) >= theta']`` (and ``H``) on a contiguous ``[T, N]`` tensor; saves only ``X``.
 
     ``apply(x_rows, launcher, beta, theta_fire, surrogate, with_potential)`` returns ``S``,
-    or ``(S, H)`` when ``with_potential``; both are differentiable.
+    or ``(S, H)`` when ``with_potential``; both are differentiable, with respect to ``X``
+    and, where ``beta`` is a tensor that requires grad (a learnable decay), to ``beta``.
     """
 
     @staticmethod
     def forward(ctx, x_rows, launcher, beta, theta_fire, surrogate, with_potential):
         ctx.set_materialize_grads(False)  # an unused H (recording only) costs nothing in backward
+        ctx.beta_like = beta.detach() if isinstance(beta, torch.Tensor) else None
+        beta = float(beta)
         s = torch.empty_like(x_rows)
         h = torch.empty_like(x_rows) if with_potential else None
         launcher.forward(x_rows, s, h, beta, theta_fire)
@@ -68,10 +92,16 @@ class ExpScan(torch.autograd.Function):
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_s, grad_h=None):
-        none = (None,) * 5
-        if not ctx.needs_input_grad[0] or (grad_s is None and grad_h is None):
-            return (None,) + none
+        want_x, want_beta = ctx.needs_input_grad[0], ctx.needs_input_grad[2]
+        if not (want_x or want_beta) or (grad_s is None and grad_h is None):
+            return (None,) * 6
         (x,) = ctx.saved_tensors
+        grad_x = ExpScan._input_grad(ctx, x, grad_s, grad_h)  # B = K^T g_h, the adjoint of A
+        grad_beta = _decay_grad(ctx.launcher, x, grad_x, ctx.beta, ctx.beta_like) if want_beta else None
+        return grad_x if want_x else None, None, grad_beta, None, None, None
+
+    @staticmethod
+    def _input_grad(ctx, x, grad_s, grad_h):
         run, beta, theta = ctx.launcher, ctx.beta, ctx.theta_fire
         if grad_h is not None:
             # dL/dH enters the reverse scan like g_h does: K^T is linear.
@@ -79,7 +109,7 @@ class ExpScan(torch.autograd.Function):
         if grad_s is None:
             grad_x = torch.empty_like(x)
             run.reverse_scan(grad_h, grad_x, beta)
-            return (grad_x,) + none
+            return grad_x
         grad_s = grad_s.to(x.dtype)
         gs_scalar = _is_broadcast(grad_s)
         if not gs_scalar:
@@ -92,7 +122,7 @@ class ExpScan(torch.autograd.Function):
                 extra = torch.empty_like(x)
                 run.reverse_scan(grad_h, extra, beta)
                 grad_x.add_(extra)
-            return (grad_x,) + none
+            return grad_x
         # Any other surrogate: H from the scan, sigma' by its own torch code, reverse scan in place.
         run.potential(x, grad_x, beta)
         g_h = ctx.surrogate.grad_input_(grad_x.sub_(theta), grad_s.expand_as(grad_x))
@@ -100,7 +130,7 @@ class ExpScan(torch.autograd.Function):
         if grad_h is not None:
             g_h = g_h.add_(grad_h)
         run.reverse_scan(g_h, g_h, beta)
-        return (g_h,) + none
+        return g_h
 
 
 def mf_exp_scan(x_seq: torch.Tensor, launcher, beta: float, theta_fire: float, surrogate,
@@ -110,22 +140,23 @@ def mf_exp_scan(x_seq: torch.Tensor, launcher, beta: float, theta_fire: float, s
     :param x_seq: ``[T, ...]`` input on the launcher's device (any dense layout with time
         outermost is scanned in place: :func:`~.layout.time_major_rows`)
     :param launcher: the device's launcher (see the module docstring)
-    :param beta: the decay, a float (a learnable decay runs the GEMM)
+    :param beta: the decay: a float, or a 0-dim tensor (a learnable decay: it gets its gradient)
     :param theta_fire: :math:`\theta'` (:func:`~mfp_plugin.functional.membrane.firing_threshold`)
     :param surrogate: a resolved :class:`~mfp_plugin.functional.surrogate.Surrogate`
     :param return_potential: also return :math:`H` (differentiable), from the same pass
     :return: spikes, or ``(spikes, H)``, in ``x_seq``'s shape, layout and dtype
     """
     if isinstance(beta, torch.Tensor):
-        if beta.requires_grad:
-            raise ValueError("the fused scan takes a fixed decay; a learnable one runs the GEMM "
-                             "(mfp_plugin.functional.mf_multi_step with exp_kernel(beta, T))")
-        beta = beta.item()
+        if beta.numel() != 1:
+            raise ValueError(f"beta must be one decay (a float or a 1-element tensor), got shape {tuple(beta.shape)}")
+        if not beta.requires_grad:
+            beta = beta.item()
     if x_seq.dim() < 1 or x_seq.shape[0] == 0:
         raise ValueError(f"x_seq must have shape [T, ...] with T >= 1, got {tuple(x_seq.shape)}")
     rows, restore = time_major_rows(x_seq)
     dtype = launcher.scan_dtype(rows.dtype, builtin_surrogate(surrogate) is not None)
-    out = ExpScan.apply(rows.to(dtype), launcher, float(beta), float(theta_fire), surrogate, bool(return_potential))
+    out = ExpScan.apply(rows.to(dtype), launcher, beta if isinstance(beta, torch.Tensor) else float(beta),
+                        float(theta_fire), surrogate, bool(return_potential))
     if return_potential:
         s, h = out
         return restore(s.to(x_seq.dtype)), restore(h.to(x_seq.dtype))

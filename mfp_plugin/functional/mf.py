@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import torch
 
+from .layout import time_major_rows
 from .membrane import fire_mask, firing_threshold, quantize_membrane
 from .surrogate import resolve_surrogate, spike
 
@@ -198,13 +199,15 @@ def mf_multi_step(
     if kernel.shape != (T, T):
         raise ValueError(f"kernel must have shape [T, T] = [{T}, {T}] for an input with T = {T}, got {tuple(kernel.shape)}")
     surrogate = resolve_surrogate(surrogate)
-    x_flat = x_seq.reshape(T, -1)
+    # [T, N] rows in x_seq's own memory order (a view for channels-last too): the GEMM mixes time
+    # steps only, and spikes that keep the layout spare the next layer's conv/BN a copy each way.
+    x_flat, restore = time_major_rows(x_seq)
     kernel = kernel.to(x_flat.dtype)
     args = (x_flat, kernel, float(v_threshold), membrane_bits, surrogate)
     if not return_potential:
-        return _MFFire.apply(*args, False).reshape(x_seq.shape)
+        return restore(_MFFire.apply(*args, False))
     spikes, h = _MFFire.apply(*args, True)
-    spikes, h = spikes.reshape(x_seq.shape), h.reshape(x_seq.shape)
+    spikes, h = restore(spikes), restore(h)
     return spikes, transient_potential(h, v_threshold, membrane_bits), h
 
 

@@ -53,12 +53,12 @@ class MFNode(MFPNeuronBase):
     Kernels. Which kernel runs a multi-step input is decided in one place,
     :meth:`_launcher_for`: ``backend="cupy"`` runs the fused CUDA scan (a
     CUDA tensor is required); ``backend="torch"`` runs the fused C scan on a
-    CPU tensor with the exp kernel and a fixed decay (unless
+    CPU tensor with the exp kernel, fixed or learnable decay (unless
     ``MFP_CPU_KERNEL=0``, ``mfp_plugin.backends.cpu_kernel.set_enabled(False)``
-    or no C compiler), else the GEMM ``K @ X``. A learnable kernel or decay
-    always runs the GEMM, so ``backend="cupy"`` is refused for them with a
-    ``ValueError``. Recording (``store_v_seq=True``) runs the same kernel: the
-    scans yield the potential from the same pass.
+    or no C compiler), else the GEMM ``K @ X``. A learnable kernel always runs
+    the GEMM, and so does a learnable decay on CUDA: ``backend="cupy"`` is
+    refused for both with a ``ValueError``. Recording (``store_v_seq=True``)
+    runs the same kernel: the scans yield the potential from the same pass.
 
     Non-finite input. An inf or NaN input at step t changes the potential, and
     so the spikes, of steps :math:`\ge t` only (exp kernel: as the scan
@@ -159,7 +159,7 @@ class MFNode(MFPNeuronBase):
     # ------------------------------------------------------------------ backends
     @property
     def _scans(self) -> bool:
-        """The fused scans compute the exp kernel with a fixed decay; anything learnable needs the GEMM."""
+        """The cupy backend's scans compute the exp kernel with a fixed decay; anything learnable needs the GEMM."""
         return getattr(self, "kernel", "exp") == "exp" and not getattr(self, "learnable_decay", False)
 
     def _backends_for(self, step_mode):
@@ -167,9 +167,12 @@ class MFNode(MFPNeuronBase):
 
     def _backend_refusal(self, backend):
         if backend == "cupy" and self.step_mode == "m" and not self._scans:
-            what = "kernel='learnable'" if self.kernel == "learnable" else "learnable_decay=True"
-            return (f"backend='cupy' runs the fused scan of the exp kernel with a fixed decay; {what} learns "
-                    "through the GEMM K @ X, which backend='torch' runs on any device")
+            if self.kernel == "learnable":
+                why = "kernel='learnable' learns through the GEMM K @ X, which backend='torch' runs on any device"
+            else:
+                why = ("learnable_decay=True needs the decay's gradient, which backend='torch' computes on any "
+                       "device (the C scan on CPU, the GEMM K @ X on CUDA)")
+            return f"backend='cupy' runs the fused scan of the exp kernel with a fixed decay; {why}"
         if backend == "cupy" and self.step_mode == "s":
             return "the streaming single step is elementwise torch code; backend='cupy' is for step_mode='m'"
         return None
@@ -185,14 +188,15 @@ class MFNode(MFPNeuronBase):
 
         Returns the scan launcher (:mod:`mfp_plugin.backends.scan`), or ``None`` for the GEMM.
         ``backend="cupy"`` always scans on CUDA (its configuration was checked when it was set);
-        the torch backend scans in C where it can and falls back to the GEMM elsewhere.
+        the torch backend scans the exp kernel in C where it can, a learnable decay included (the
+        scan gives :math:`\beta` its gradient), and falls back to the GEMM elsewhere.
         """
         if self.backend == "cupy":
             from ..backends import cupy_backend
 
             cupy_backend.check_input(x_seq)
             return cupy_backend.LAUNCHER
-        if self._scans:
+        if self.kernel == "exp":
             from ..backends import cpu_kernel
 
             if cpu_kernel.supports(x_seq):
@@ -220,8 +224,7 @@ class MFNode(MFPNeuronBase):
             return (out[0], out[2]) if return_potential else out
         from ..backends.scan import mf_exp_scan
 
-        return mf_exp_scan(x_seq, launcher, float(self.beta), firing_threshold(theta, bits), surrogate,
-                           return_potential)
+        return mf_exp_scan(x_seq, launcher, self.beta, firing_threshold(theta, bits), surrogate, return_potential)
 
     def multi_step_functional_forward(self, inputs, states, **kwargs):
         (x_seq,) = inputs

@@ -84,6 +84,36 @@ def test_learnable_decay_stays_in_unit_interval_and_gets_gradient():
     assert 0.0 < node.beta.item() <= 1.0
 
 
+@pytest.mark.parametrize("bits", [None, 2])
+def test_learnable_decay_scan_and_gemm_agree_on_a_channels_last_map(bits):
+    # The C scan (decay gradient sum_t B[t] . A[t-1]) and the GEMM (autograd through beta ** lag) give
+    # the same spikes, input gradient and decay_logit gradient, and both keep the channels-last layout.
+    from mfp_plugin.backends import cpu_kernel as ck
+
+    if not ck.is_available():
+        pytest.skip("no C compiler: only the GEMM runs")
+    g = torch.Generator().manual_seed(11)
+    x0 = (torch.rand(5 * 2, 3, 6, 4, generator=g, dtype=torch.float64) * 1.5).contiguous(
+        memory_format=torch.channels_last).unflatten(0, (5, 2))
+    w = torch.randn(5, 2, 3, 6, 4, generator=g, dtype=torch.float64)
+    out = {}
+    for c_on in (True, False):
+        ck.set_enabled(c_on)
+        try:
+            node = mfp.MFNode(tau=3.0, membrane_bits=bits, learnable_decay=True).double()
+            x = x0.clone().requires_grad_(True)
+            s = node(x)
+            (s * w).sum().backward()
+            out[c_on] = (s.detach(), s.stride(), x.grad, node.decay_logit.grad)
+        finally:
+            ck.set_enabled(None)
+    (s_c, st_c, gx_c, gd_c), (s_g, st_g, gx_g, gd_g) = out[True], out[False]
+    assert torch.equal(s_c, s_g) and st_c == st_g == x0.stride()
+    assert gd_c.abs().item() > 1e-3
+    torch.testing.assert_close(gx_c, gx_g, rtol=1e-11, atol=1e-12)
+    torch.testing.assert_close(gd_c, gd_g, rtol=1e-11, atol=1e-12)
+
+
 def test_store_v_seq_records_transient_and_exact_potential():
     node = mfp.MFNode(tau=2.0, membrane_bits=2, store_v_seq=True)
     x = torch.tensor([[0.6], [0.6], [0.0]])
@@ -169,7 +199,8 @@ def test_reassigning_the_surrogate_takes_effect():
 # ---------------------------------------------------------------- one backend decision, causality
 def _paths():
     """(name, node kwargs, C scan on?) for every kernel the torch backend runs on CPU."""
-    return [("c-scan", {}, True), ("gemm-exp", {}, False), ("gemm-learnable-decay", {"learnable_decay": True}, True),
+    return [("c-scan", {}, True), ("gemm-exp", {}, False), ("c-scan-learnable-decay", {"learnable_decay": True}, True),
+            ("gemm-learnable-decay", {"learnable_decay": True}, False),
             ("gemm-learnable-kernel", {"kernel": "learnable", "T": 6}, True)]
 
 

@@ -1,10 +1,12 @@
-"""Hand a ``[T, ...]`` tensor to a ``[T, N]`` scan kernel without copying it, whatever its dense layout.
+"""Hand a ``[T, ...]`` tensor to a ``[T, N]`` time operator without copying it, whatever its dense layout.
 
-The scans are element-wise across N, so the order of the N elements in memory does
+The MF neuron mixes time steps only (the scans of :mod:`mfp_plugin.backends` and the
+GEMM ``K @ X`` of :mod:`.mf` alike), so the order of the N elements in memory does
 not matter; only time must be the outermost dimension. A channels-last activation
-(``[T, B, C, H, W]`` stored as T, B, H, W, C) is therefore scanned in place, and the
+(``[T, B, C, H, W]`` stored as T, B, H, W, C) is therefore read in place, and the
 spikes come back in the same layout, instead of ``reshape(T, -1)`` copying it to
-NCHW and the next convolution copying it back.
+NCHW and the next convolution and batch norm working on (or copying back) a
+mixed layout.
 """
 from __future__ import annotations
 

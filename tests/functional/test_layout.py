@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mfp_plugin.backends.layout import time_major_rows
+from mfp_plugin.functional.layout import time_major_rows
 
 
 def _layout(t):
