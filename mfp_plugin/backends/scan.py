@@ -138,7 +138,7 @@ def mf_exp_scan(x_seq: torch.Tensor, launcher, beta: float, theta_fire: float, s
     r"""Spikes :math:`S[t] = [H[t] \ge \theta']` of an exp-kernel MF layer by a fused scan, ``[T, ...]`` -> ``[T, ...]``.
 
     :param x_seq: ``[T, ...]`` input on the launcher's device (any dense layout with time
-        outermost is scanned in place: :func:`~.layout.time_major_rows`)
+        outermost is scanned in place: :func:`~mfp_plugin.functional.layout.time_major_rows`)
     :param launcher: the device's launcher (see the module docstring)
     :param beta: the decay: a float, or a 0-dim tensor (a learnable decay: it gets its gradient)
     :param theta_fire: :math:`\theta'` (:func:`~mfp_plugin.functional.membrane.firing_threshold`)

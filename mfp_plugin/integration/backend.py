@@ -13,7 +13,7 @@ def set_backend(model: nn.Module, backend: str) -> nn.Module:
     0.0.0.0.14's stops at the first neuron that lacks the backend. This one
     checks every neuron first and changes none if any cannot run
     ``backend``: the ``ValueError`` names each such neuron and why (e.g. a
-    learnable decay runs on the GEMM, not on the cupy scan). A missing
+    learnable decay learns on backend="torch", not on the cupy scan). A missing
     library (cupy) raises ``ImportError`` before anything changes. Returns
     ``model``.
 
@@ -24,7 +24,7 @@ def set_backend(model: nn.Module, backend: str) -> nn.Module:
     >>> mfp.set_backend(nn.Sequential(mfp.MFNode(learnable_decay=True)), "cupy")
     Traceback (most recent call last):
     ...
-    ValueError: set_backend: backend 'cupy' is not available for 0 (MFNode: supports ('torch',); backend='cupy' runs the fused scan of the exp kernel with a fixed decay; learnable_decay=True learns through the GEMM K @ X, which backend='torch' runs on any device)
+    ValueError: set_backend: backend 'cupy' is not available for 0 (MFNode: supports ('torch',); backend='cupy' runs the fused scan of the exp kernel with a fixed decay; learnable_decay=True learns on backend='torch' (the C scan on CPU, the GEMM K @ X on CUDA))
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")

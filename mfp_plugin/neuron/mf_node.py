@@ -170,8 +170,7 @@ class MFNode(MFPNeuronBase):
             if self.kernel == "learnable":
                 why = "kernel='learnable' learns through the GEMM K @ X, which backend='torch' runs on any device"
             else:
-                why = ("learnable_decay=True needs the decay's gradient, which backend='torch' computes on any "
-                       "device (the C scan on CPU, the GEMM K @ X on CUDA)")
+                why = "learnable_decay=True learns on backend='torch' (the C scan on CPU, the GEMM K @ X on CUDA)"
             return f"backend='cupy' runs the fused scan of the exp kernel with a fixed decay; {why}"
         if backend == "cupy" and self.step_mode == "s":
             return "the streaming single step is elementwise torch code; backend='cupy' is for step_mode='m'"

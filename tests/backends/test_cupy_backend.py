@@ -86,7 +86,7 @@ def test_cpu_input_is_rejected(monkeypatch):
 
 
 def test_cupy_refuses_what_it_cannot_run(monkeypatch):
-    # A learnable kernel or decay learns through the GEMM: backend='cupy' is a clear error at
+    # A learnable kernel or decay learns on backend='torch': backend='cupy' is a clear error at
     # construction and at assignment, not a silent GEMM.
     monkeypatch.setattr(cb, "check_available", lambda: None)
     with pytest.raises(ValueError, match="kernel='learnable'.*GEMM"):
