@@ -17,7 +17,7 @@ adjoint of the accumulator (:math:`B[t] = \partial L/\partial A[t]` in total) an
 :math:`\beta` enters every step as :math:`\beta A[t-1]`, so
 :math:`\partial L/\partial \beta = \sum_{t \ge 1} \sum_n B[t,n]\,A[t-1,n]`: one
 potential pass and one dot product more in backward, instead of the ``T x T``
-GEMM (whose ``reshape(T, -1)`` also copies a channels-last activation twice).
+GEMM and autograd through :math:`\beta^{t-i}`.
 
 A scan is causal by construction: an inf or NaN at step t changes steps
 :math:`\ge t` only.
@@ -64,7 +64,7 @@ def _decay_grad(run, x: torch.Tensor, b: torch.Tensor, beta: float, like: torch.
     x = x[:-1].to(acc)
     a = torch.empty_like(x)
     run.potential(x, a, beta)  # A[0..T-2]: the rows the sum reads
-    # Contiguous row blocks: flat views, no copy.
+    # Contiguous row blocks: flat views (B is copied only to widen bfloat16).
     g = torch.dot(b[1:].reshape(-1).to(acc), a.reshape(-1))
     return g.to(dtype=like.dtype, device=like.device).reshape(like.shape)
 
@@ -155,8 +155,7 @@ def mf_exp_scan(x_seq: torch.Tensor, launcher, beta: float, theta_fire: float, s
         raise ValueError(f"x_seq must have shape [T, ...] with T >= 1, got {tuple(x_seq.shape)}")
     rows, restore = time_major_rows(x_seq)
     dtype = launcher.scan_dtype(rows.dtype, builtin_surrogate(surrogate) is not None)
-    out = ExpScan.apply(rows.to(dtype), launcher, beta if isinstance(beta, torch.Tensor) else float(beta),
-                        float(theta_fire), surrogate, bool(return_potential))
+    out = ExpScan.apply(rows.to(dtype), launcher, beta, float(theta_fire), surrogate, bool(return_potential))
     if return_potential:
         s, h = out
         return restore(s.to(x_seq.dtype)), restore(h.to(x_seq.dtype))

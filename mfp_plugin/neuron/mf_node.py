@@ -158,15 +158,15 @@ class MFNode(MFPNeuronBase):
 
     # ------------------------------------------------------------------ backends
     @property
-    def _scans(self) -> bool:
+    def _cupy_can_scan(self) -> bool:
         """The cupy backend's scans compute the exp kernel with a fixed decay; anything learnable needs the GEMM."""
         return getattr(self, "kernel", "exp") == "exp" and not getattr(self, "learnable_decay", False)
 
     def _backends_for(self, step_mode):
-        return ("torch", "cupy") if step_mode == "m" and self._scans else ("torch",)
+        return ("torch", "cupy") if step_mode == "m" and self._cupy_can_scan else ("torch",)
 
     def _backend_refusal(self, backend):
-        if backend == "cupy" and self.step_mode == "m" and not self._scans:
+        if backend == "cupy" and self.step_mode == "m" and not self._cupy_can_scan:
             if self.kernel == "learnable":
                 why = "kernel='learnable' learns through the GEMM K @ X, which backend='torch' runs on any device"
             else:
